@@ -1,0 +1,24 @@
+# The two commands of the README:
+#   make run    install what is missing, build, run experiments/quickstart.toml
+#   make test   install what is missing, build, run every test through ctest
+# Both are idempotent: with nothing changed they only check and return.
+.PHONY: run test build setup clean
+
+JOBS ?= $(shell nproc)
+
+setup:
+	@ci/setup.sh
+
+# The preset reads the LibTorch prefix from SWAV_TORCH_PREFIX.
+build: setup
+	@export SWAV_TORCH_PREFIX="$$(ci/setup.sh --torch-prefix | tail -n 1)"; \
+	  { [ -f build/build.ninja ] || cmake --preset default; } && cmake --build --preset default -j $(JOBS)
+
+run: build
+	build/bin/run_experiment experiments/quickstart.toml
+
+test: build
+	ctest --preset default -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,47 @@
+// Batches of multi-crop views, prepared ahead on worker threads.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "swav/data/image_set.h"
+#include "swav/data/multicrop.h"
+
+namespace swav {
+
+/// One training batch.
+struct Batch {
+  std::vector<torch::Tensor> views;  // one per crop: float [B, C, s, s]
+  torch::Tensor indices;             // int64 [B]: sample indices into the ImageSet
+  torch::Tensor labels;              // int64 [B]: ground truth (only for monitoring)
+};
+
+/// Iterates one epoch in a shuffled order fixed by (seed, epoch); drops the last partial batch.
+/// Batches are produced by a background thread (which uses MultiCrop's workers) `prefetch` ahead.
+/// For multi-process runs, `rank`/`world_size` take a disjoint share of each epoch's permutation.
+class EpochLoader {
+ public:
+  EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size, uint64_t seed,
+              int64_t epoch, int64_t prefetch = 2, int64_t rank = 0, int64_t world_size = 1);
+  ~EpochLoader();
+  EpochLoader(const EpochLoader&) = delete;
+  EpochLoader& operator=(const EpochLoader&) = delete;
+
+  /// Number of batches in this epoch (for this rank).
+  int64_t num_batches() const;
+  /// Next batch; std::nullopt after the last one. Rethrows any error raised while preparing.
+  std::optional<Batch> next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// The epoch's sample order (for this rank), as EpochLoader uses it: a permutation fixed by
+/// (seed, epoch), truncated to a multiple of batch_size * world_size, then split by rank.
+std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint64_t seed,
+                                 int64_t epoch, int64_t rank = 0, int64_t world_size = 1);
+
+}  // namespace swav

@@ -1,0 +1,96 @@
+// The SQLite results store: one file, WAL mode, safe for several processes at once.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace swav {
+
+/// Facts about a run recorded when it starts.
+struct RunInfo {
+  std::string experiment;
+  std::string trial;          // trial name within the experiment ("main" for a single run)
+  std::string config_hash;
+  std::string config_toml;    // resolved config
+  std::string git_revision;
+  std::string versions;       // library versions, e.g. "torch 2.11.0"
+  int64_t seed = 0;
+  std::string device;
+  int64_t world_size = 1;
+};
+
+/// A row of `runs`.
+struct RunRecord {
+  int64_t id = 0;
+  std::string experiment, trial, config_hash, status, error, device;
+  int64_t seed = 0;
+  std::string started, finished;
+};
+
+struct MetricRow {
+  int64_t run_id = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;
+  std::string name;
+  double value = 0;
+};
+
+struct EvalRow {
+  int64_t run_id = 0;
+  std::string protocol, dataset, metric;
+  double value = 0;
+};
+
+/// Tables:
+///  runs(id, experiment, trial, config_hash, config, git_revision, versions, seed, device, world_size,
+///       status['running'|'done'|'failed'], started, finished, error)
+///  metrics(run_id, epoch, step, name, value)      one row per logged scalar
+///  evals(run_id, protocol, dataset, metric, value)
+/// Every write is its own transaction (or a batch in one), with a busy timeout, so concurrent
+/// writers neither lose nor duplicate rows. Errors opening or writing the file throw UserError naming
+/// the path.
+class Store {
+ public:
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  /// Inserts a run with status 'running' and the current time; returns its id.
+  int64_t begin_run(const RunInfo& info);
+  /// Marks a run 'done' (error empty) or 'failed' (with the error text) and sets `finished`.
+  void finish_run(int64_t run_id, bool ok, const std::string& error = "");
+  /// Sets status back to 'running' (a resumed run).
+  void reopen_run(int64_t run_id);
+
+  void log_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name, double value);
+  /// Several metrics of one (epoch, step) in one transaction.
+  void log_metrics(int64_t run_id, int64_t epoch, int64_t step,
+                   const std::vector<std::pair<std::string, double>>& values);
+  void log_eval(int64_t run_id, const std::string& protocol, const std::string& dataset,
+                const std::string& metric, double value);
+  /// Deletes a run's metrics after `epoch` (used when resuming from an earlier checkpoint so no
+  /// row is duplicated).
+  void drop_metrics_after(int64_t run_id, int64_t epoch);
+
+  std::optional<RunRecord> run(int64_t run_id) const;
+  /// The most recent run of (experiment, config_hash), if any.
+  std::optional<RunRecord> latest_run(const std::string& experiment, const std::string& config_hash) const;
+  std::vector<RunRecord> runs(const std::string& experiment = "") const;
+  std::vector<MetricRow> metrics(int64_t run_id, const std::string& name = "") const;
+  std::vector<EvalRow> evals(int64_t run_id) const;
+
+ private:
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+}  // namespace swav

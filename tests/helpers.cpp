@@ -1,0 +1,57 @@
+#include "helpers.h"
+
+#include <fstream>
+#include <random>
+
+#include "test_paths.h"
+
+namespace swav::test {
+
+const nlohmann::json& reference() {
+  static const nlohmann::json json = [] {
+    std::ifstream in(std::string(SWAV_TEST_DATA_DIR) + "/swav_reference.json");
+    if (!in) throw std::runtime_error("cannot open tests/data/swav_reference.json");
+    return nlohmann::json::parse(in);
+  }();
+  return json;
+}
+
+namespace {
+void flatten(const nlohmann::json& v, std::vector<double>& out, std::vector<int64_t>& shape, size_t depth) {
+  if (v.is_array()) {
+    if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
+    for (const auto& e : v) flatten(e, out, shape, depth + 1);
+  } else {
+    out.push_back(v.get<double>());
+  }
+}
+}  // namespace
+
+torch::Tensor json_tensor(const nlohmann::json& value) {
+  std::vector<double> data;
+  std::vector<int64_t> shape;
+  flatten(value, data, shape, 0);
+  return torch::tensor(data, torch::kFloat64).reshape(shape);
+}
+
+double rel_error(const torch::Tensor& a, const torch::Tensor& b) {
+  auto a64 = a.to(torch::kFloat64).cpu(), b64 = b.to(torch::kFloat64).cpu();
+  return (a64 - b64).norm().item<double>() / b64.norm().item<double>();
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() / ("swav_test_" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::str(const std::string& child) const {
+  return child.empty() ? path_.string() : (path_ / child).string();
+}
+
+}  // namespace swav::test
