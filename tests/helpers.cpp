@@ -39,6 +39,37 @@ double rel_error(const torch::Tensor& a, const torch::Tensor& b) {
   return (a64 - b64).norm().item<double>() / b64.norm().item<double>();
 }
 
+ExperimentOptions tiny_experiment() {
+  ExperimentOptions o;
+  o.name = "tiny";
+  o.data.format = "synthetic";
+  o.data.synthetic_classes = 4;
+  o.data.synthetic_train_per_class = 32;
+  o.data.synthetic_test_per_class = 8;
+  o.data.synthetic_size = 16;
+  o.data.synthetic_channels = 3;
+  o.augment.crops = {{16, 2, 0.5, 1.0}, {8, 2, 0.2, 0.5}};
+  o.augment.blur_prob = 0;
+  o.augment.workers = 1;
+  o.model.arch = "convnet";
+  o.model.width = 0.25;
+  o.model.hidden_dim = 32;
+  o.model.output_dim = 16;
+  o.model.prototypes = {12};
+  o.swav.freeze_prototypes_niters = 0;
+  o.swav.epoch_queue_starts = 0;
+  o.optim.base_lr = 0.1;
+  o.optim.final_lr = 0.0001;
+  o.optim.start_warmup = 0.0;
+  o.optim.warmup_epochs = 0;
+  o.train.epochs = 3;
+  o.train.batch_size = 16;
+  o.train.log_every = 1000;
+  o.eval.knn_k = {5};
+  o.eval.linear_epochs = 5;
+  return o;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   path_ = std::filesystem::temp_directory_path() / ("swav_test_" + std::to_string(rd()) + std::to_string(rd()));

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "swav/config/options.h"
+
 namespace swav::test {
 
 /// tests/data/swav_reference.json, parsed once.
@@ -17,6 +19,10 @@ torch::Tensor json_tensor(const nlohmann::json& value);
 
 /// Relative error ||a - b|| / ||b|| in float64.
 double rel_error(const torch::Tensor& a, const torch::Tensor& b);
+
+/// A SwAV experiment small enough for unit tests: synthetic 16x16 images of 4 classes, a narrow
+/// ConvNet, 2x16 + 2x8 crops, no prototype freezing, CPU, one thread of augmentation.
+ExperimentOptions tiny_experiment();
 
 /// A fresh empty temporary directory, removed when the object goes out of scope.
 class TempDir {

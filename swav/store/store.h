@@ -12,6 +12,9 @@ class Database;
 
 namespace swav {
 
+/// "swav_bench.db" in the current directory, or $SWAV_BENCH_DB when set.
+std::string default_db_path();
+
 /// Facts about a run recorded when it starts.
 struct RunInfo {
   std::string experiment;
@@ -28,7 +31,7 @@ struct RunInfo {
 /// A row of `runs`.
 struct RunRecord {
   int64_t id = 0;
-  std::string experiment, trial, config_hash, status, error, device;
+  std::string experiment, trial, config_hash, config, status, error, device;
   int64_t seed = 0;
   std::string started, finished;
 };

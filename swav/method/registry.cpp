@@ -1,0 +1,41 @@
+// The one registry: method name -> factory. The runner, tests and benchmarks all build methods here.
+#include <functional>
+#include <map>
+
+#include "swav/method/swav.h"
+#include "swav/train/method.h"
+#include "swav/util/error.h"
+
+namespace swav {
+namespace {
+
+using Factory = std::function<std::unique_ptr<Method>(const ExperimentOptions&, int64_t, int64_t)>;
+
+const std::map<std::string, Factory>& registry() {
+  static const std::map<std::string, Factory> factories = {
+      {"swav",
+       [](const ExperimentOptions& o, int64_t channels, int64_t) {
+         return std::make_unique<SwavMethod>(o, channels);
+       }},
+  };
+  return factories;
+}
+
+}  // namespace
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : registry()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in_channels,
+                                    int64_t dataset_size) {
+  auto it = registry().find(options.method);
+  if (it == registry().end()) {
+    fail("method: unknown method '{}' (known: {})", options.method, fmt::join(method_names(), ", "));
+  }
+  return it->second(options, in_channels, dataset_size);
+}
+
+}  // namespace swav

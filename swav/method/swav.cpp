@@ -1,0 +1,118 @@
+#include "swav/method/swav.h"
+
+#include "swav/core/losses.h"
+#include "swav/core/sinkhorn.h"
+
+namespace swav {
+
+namespace F = torch::nn::functional;
+
+SwavNetworkImpl::SwavNetworkImpl(const ModelOptions& options, int64_t in_channels) {
+  backbone = register_module("backbone", make_backbone(options, in_channels));
+  head = register_module("head", ProjectionHead(backbone->feature_dim(), options.hidden_dim, options.output_dim));
+  prototypes = register_module("prototypes", Prototypes(options.output_dim, options.prototypes));
+}
+
+std::pair<torch::Tensor, std::vector<torch::Tensor>> SwavNetworkImpl::forward(
+    const std::vector<torch::Tensor>& crops) {
+  std::vector<torch::Tensor> features;
+  size_t begin = 0;
+  while (begin < crops.size()) {
+    size_t end = begin + 1;
+    while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
+    std::vector<torch::Tensor> group(crops.begin() + begin, crops.begin() + end);
+    features.push_back(backbone->forward(torch::cat(group)));
+    begin = end;
+  }
+  auto z = F::normalize(head->forward(torch::cat(features)), F::NormalizeFuncOptions().dim(1).p(2));
+  return {z, prototypes->forward(z)};
+}
+
+SwavMethod::SwavMethod(const ExperimentOptions& options, int64_t in_channels)
+    : options_(options.swav), output_dim_(options.model.output_dim), network_(options.model, in_channels) {}
+
+void SwavMethod::on_epoch_start(StepContext& ctx) {
+  used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
+                                  torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
+  if (options_.queue_length > 0 && ctx.epoch >= options_.epoch_queue_starts && !queue_.defined()) {
+    // The queue holds whole global batches: its length is rounded down to a multiple of them.
+    const int64_t length = options_.queue_length - options_.queue_length % ctx.global_batch;
+    if (length == 0) return;
+    const auto assigned = static_cast<int64_t>(options_.crops_for_assign.size());
+    // Each process keeps its share of the global queue.
+    queue_ = torch::zeros({assigned, length / ctx.collective->world_size(), output_dim_},
+                          torch::TensorOptions().device(ctx.device));
+    queue_filled_ = 0;
+  }
+}
+
+StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
+  network_->prototypes->normalize();
+  std::vector<torch::Tensor> crops;
+  crops.reserve(batch.views.size());
+  for (const auto& v : batch.views) crops.push_back(v.to(ctx.device, /*non_blocking=*/true));
+  const int64_t B = crops[0].size(0);
+  auto [z, scores] = network_->forward(crops);
+
+  const bool use_queue = queue_.defined() && queue_filled_ >= queue_.size(1);
+  torch::Tensor loss;
+  for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
+    std::vector<torch::Tensor> codes;
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t j = 0; j < options_.crops_for_assign.size(); ++j) {
+        auto out = scores[h].narrow(0, options_.crops_for_assign[j] * B, B).detach();
+        if (use_queue) {
+          out = torch::cat({torch::mm(queue_[j], network_->prototypes->weight(h).t()), out});
+        }
+        auto q = sinkhorn(out, options_.epsilon, options_.sinkhorn_iterations, *ctx.collective);
+        codes.push_back(q.narrow(0, q.size(0) - B, B));
+      }
+    }
+    auto head_loss = swav_loss(scores[h].split(B), codes, options_.crops_for_assign, options_.temperature);
+    loss = loss.defined() ? loss + head_loss : head_loss;
+  }
+  loss = loss / static_cast<double>(network_->prototypes->num_heads());
+
+  torch::NoGradGuard no_grad;
+  if (queue_.defined()) {
+    // FIFO: shift by one batch and write the current embeddings at the front.
+    const int64_t length = queue_.size(1);
+    for (size_t j = 0; j < options_.crops_for_assign.size(); ++j) {
+      auto current = z.narrow(0, options_.crops_for_assign[j] * B, B).detach();
+      if (length > B) queue_[j].narrow(0, B, length - B).copy_(queue_[j].narrow(0, 0, length - B).clone());
+      queue_[j].narrow(0, 0, std::min(B, length)).copy_(current.narrow(0, 0, std::min(B, length)));
+    }
+    queue_filled_ = std::min(length, queue_filled_ + B);
+  }
+  for (auto crop : options_.crops_for_assign) {
+    used_prototypes_.index_fill_(0, scores[0].narrow(0, crop * B, B).argmax(1), true);
+  }
+  return {loss, {}};
+}
+
+void SwavMethod::after_backward(StepContext& ctx) {
+  if (ctx.iteration >= options_.freeze_prototypes_niters) return;
+  for (auto& p : network_->prototypes->parameters()) p.mutable_grad() = torch::Tensor();
+}
+
+Scalars SwavMethod::on_epoch_end(StepContext& ctx) {
+  if (!used_prototypes_.defined()) return {};
+  const double share = used_prototypes_.to(torch::kFloat64).mean().item<double>();
+  return {{"prototype_usage", share}};
+}
+
+void SwavMethod::save_state(torch::serialize::OutputArchive& archive) const {
+  archive.write("swav/queue", queue_.defined() ? queue_ : torch::Tensor(torch::empty({0})));
+  archive.write("swav/queue_filled", torch::tensor(queue_filled_));
+}
+
+void SwavMethod::load_state(torch::serialize::InputArchive& archive) {
+  torch::Tensor queue, filled;
+  archive.read("swav/queue", queue);
+  archive.read("swav/queue_filled", filled);
+  queue_ = queue.numel() > 0 ? queue.to(network_->prototypes->weight(0).device()) : torch::Tensor();
+  queue_filled_ = filled.item<int64_t>();
+}
+
+}  // namespace swav

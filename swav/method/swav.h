@@ -1,0 +1,70 @@
+// SwAV: swapped prediction of Sinkhorn-Knopp online codes, with multi-crop, a queue of past
+// embeddings, frozen-then-trained prototypes and one or several prototype heads.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "swav/config/options.h"
+#include "swav/models/backbone.h"
+#include "swav/models/heads.h"
+#include "swav/train/method.h"
+
+namespace swav {
+
+/// Backbone -> projection head -> L2 normalise -> prototypes. Crops of equal resolution go through the
+/// backbone together; the pooled features of all crops are concatenated so the head (and its BN) runs
+/// once over all crops.
+class SwavNetworkImpl : public torch::nn::Module {
+ public:
+  SwavNetworkImpl(const ModelOptions& options, int64_t in_channels);
+
+  /// crops: n_crops tensors [B, C, s_i, s_i]. Returns z, the normalised embeddings of all crops
+  /// concatenated in crop order [n_crops * B, D], and the scores of every prototype head, each
+  /// [n_crops * B, K_h].
+  std::pair<torch::Tensor, std::vector<torch::Tensor>> forward(const std::vector<torch::Tensor>& crops);
+
+  std::shared_ptr<BackboneImpl> backbone;
+  ProjectionHead head{nullptr};
+  Prototypes prototypes{nullptr};
+};
+TORCH_MODULE(SwavNetwork);
+
+class SwavMethod : public Method {
+ public:
+  SwavMethod(const ExperimentOptions& options, int64_t in_channels);
+
+  std::string name() const override { return "swav"; }
+  torch::nn::Module& module() override { return *network_; }
+  std::shared_ptr<BackboneImpl> encoder() override { return network_->backbone; }
+
+  void on_epoch_start(StepContext& ctx) override;
+  StepOutput step(const Batch& batch, StepContext& ctx) override;
+  /// While ctx.iteration < freeze_prototypes_niters the prototypes' gradients are dropped, so the
+  /// optimiser gives them no update at all (no gradient, momentum or weight decay).
+  void after_backward(StepContext& ctx) override;
+  /// "prototype_usage": share of head 0's prototypes that were the argmax of at least one assigned
+  /// crop during the epoch.
+  Scalars on_epoch_end(StepContext& ctx) override;
+
+  void save_state(torch::serialize::OutputArchive& archive) const override;
+  void load_state(torch::serialize::InputArchive& archive) override;
+
+  /// The queue of past embeddings [n_assign, length, D] (undefined before it starts) and how many
+  /// rows of it have been written so far (it is used once full).
+  const torch::Tensor& queue() const { return queue_; }
+  int64_t queue_filled() const { return queue_filled_; }
+  SwavNetwork& network() { return network_; }
+
+ private:
+  SwavOptions options_;
+  int64_t output_dim_ = 0;
+  SwavNetwork network_{nullptr};
+  torch::Tensor queue_;
+  int64_t queue_filled_ = 0;
+  torch::Tensor used_prototypes_;  // bool [K_0], reset every epoch
+};
+
+}  // namespace swav

@@ -1,0 +1,78 @@
+// The extension point: a self-supervised method owns its networks and its loss; the Trainer owns the
+// loop. SwAV and every baseline implement this interface and are built through the registry.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "swav/config/options.h"
+#include "swav/data/image_set.h"
+#include "swav/data/loader.h"
+#include "swav/dist/collective.h"
+#include "swav/models/backbone.h"
+
+namespace swav {
+
+/// What a method sees of the run: device, the collective, the position in training.
+struct StepContext {
+  torch::Device device = torch::kCPU;
+  Collective* collective = &single_process();
+  int64_t epoch = 0;            // current epoch (0-based)
+  int64_t iteration = 0;        // global iteration (0-based) over the whole run
+  int64_t iters_per_epoch = 0;
+  int64_t global_batch = 0;     // batch size x world size
+  double lr = 0;
+};
+
+/// What a training step returns.
+struct StepOutput {
+  torch::Tensor loss;                                       // scalar, with grad
+  std::vector<std::pair<std::string, torch::Tensor>> logs;  // extra scalars (read when logging)
+};
+
+/// Named scalars a method reports (e.g. at the end of an epoch).
+using Scalars = std::vector<std::pair<std::string, double>>;
+
+class Method {
+ public:
+  virtual ~Method() = default;
+
+  virtual std::string name() const = 0;
+  /// The module holding every trainable network (moved to the device, saved in checkpoints,
+  /// switched between train and eval mode by the Trainer).
+  virtual torch::nn::Module& module() = 0;
+  /// The backbone every evaluation uses (eval never depends on the method).
+  virtual std::shared_ptr<BackboneImpl> encoder() = 0;
+  /// Parameters the optimiser updates.
+  virtual std::vector<torch::Tensor> parameters() { return module().parameters(); }
+
+  /// Called once before the first epoch of a fresh run (not on resume).
+  virtual void on_train_start(const ImageSet& train, StepContext& ctx) {}
+  /// Called at the start of every epoch (also the first after a resume).
+  virtual void on_epoch_start(StepContext& ctx) {}
+  /// Forward the crops of one batch and return the loss.
+  virtual StepOutput step(const Batch& batch, StepContext& ctx) = 0;
+  /// Between backward and the optimiser step (e.g. SwAV drops prototype gradients while frozen).
+  virtual void after_backward(StepContext& ctx) {}
+  /// After the optimiser step (e.g. momentum-encoder updates).
+  virtual void after_step(StepContext& ctx) {}
+  /// Scalars summarising the finished epoch (e.g. prototype usage); called once per epoch.
+  virtual Scalars on_epoch_end(StepContext& ctx) { return {}; }
+
+  /// State beyond module() parameters and buffers (queues, memory banks, labels), so resume is exact.
+  virtual void save_state(torch::serialize::OutputArchive& archive) const {}
+  virtual void load_state(torch::serialize::InputArchive& archive) {}
+};
+
+/// Builds the method named options.method for images with `in_channels` channels.
+/// Throws UserError for an unknown name, listing the known ones.
+std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in_channels,
+                                    int64_t dataset_size);
+
+/// The names make_method accepts.
+std::vector<std::string> method_names();
+
+}  // namespace swav

@@ -1,0 +1,183 @@
+#include "swav/train/trainer.h"
+
+#include <filesystem>
+
+#include "swav/data/loader.h"
+#include "swav/data/multicrop.h"
+#include "swav/optim/larc.h"
+#include "swav/optim/schedule.h"
+#include "swav/util/error.h"
+#include "swav/util/progress.h"
+
+namespace swav {
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      fail("train.device: '{}' asked for, but no CUDA device is available (use \"cpu\")", name);
+    }
+    torch::Device device(name);
+    if (device.has_index() && device.index() >= static_cast<int64_t>(torch::cuda::device_count())) {
+      fail("train.device: '{}' does not exist ({} CUDA devices)", name, torch::cuda::device_count());
+    }
+    return device;
+  }
+  fail("train.device: '{}' is not a device (expected \"cpu\", \"cuda\" or \"cuda:N\")", name);
+}
+
+Trainer::Trainer(const ExperimentOptions& options, Method& method, const ImageSet& train,
+                 std::string checkpoint_path, Collective& collective)
+    : options_(options),
+      method_(method),
+      train_(train),
+      checkpoint_path_(std::move(checkpoint_path)),
+      collective_(collective),
+      device_(parse_device(options.train.device)) {}
+
+void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
+  namespace fs = std::filesystem;
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model;
+  method_.module().save(model);
+  archive.write("model", model);
+  torch::serialize::OutputArchive optim;
+  optimizer.save(optim);
+  archive.write("optimizer", optim);
+  method_.save_state(archive);
+  archive.write("meta/epochs_done", torch::tensor(epochs_done));
+  archive.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+  // Written next to the target, then renamed: a kill never leaves a half-written checkpoint.
+  const fs::path target(checkpoint_path_);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const fs::path tmp = target.string() + ".tmp";
+  archive.save_to(tmp.string());
+  fs::rename(tmp, target);
+}
+
+bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
+  if (checkpoint_path_.empty() || !std::filesystem::exists(checkpoint_path_)) return false;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(checkpoint_path_, device_);
+  } catch (const c10::Error& e) {
+    fail("checkpoint {}: cannot be read ({}); delete it to start the run afresh", checkpoint_path_,
+         e.what_without_backtrace());
+  }
+  torch::serialize::InputArchive model, optim;
+  archive.read("model", model);
+  method_.module().load(model);
+  archive.read("optimizer", optim);
+  optimizer.load(optim);
+  method_.load_state(archive);
+  torch::Tensor done, rng;
+  archive.read("meta/epochs_done", done);
+  archive.read("meta/rng_cpu", rng);
+  at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the global state
+  generator.set_state(rng.cpu());
+  epochs_done = done.item<int64_t>();
+  return true;
+}
+
+TrainSummary Trainer::fit() {
+  const auto& train = options_.train;
+  Stopwatch total;
+  method_.module().to(device_);
+  LarcSgd optimizer(method_.parameters(), options_.optim);
+  MultiCrop crops(options_.augment, static_cast<uint64_t>(train.seed));
+
+  const int64_t world = collective_.world_size();
+  const int64_t iters_per_epoch = train_.size() / (train.batch_size * world);
+  if (iters_per_epoch == 0) {
+    fail("train.batch_size: {} x {} processes is larger than the training set ({} images)",
+         train.batch_size, world, train_.size());
+  }
+  WarmupCosine schedule(options_.optim, iters_per_epoch, train.epochs);
+
+  StepContext ctx;
+  ctx.device = device_;
+  ctx.collective = &collective_;
+  ctx.iters_per_epoch = iters_per_epoch;
+  ctx.global_batch = train.batch_size * world;
+
+  TrainSummary summary;
+  int64_t epochs_done = 0;
+  if (load_checkpoint(epochs_done, optimizer)) {
+    summary.first_epoch = epochs_done;
+  } else {
+    method_.on_train_start(train_, ctx);
+  }
+
+  const int64_t total_steps = (train.epochs - epochs_done) * iters_per_epoch;
+  int64_t steps_done = 0;
+  Stopwatch since_start;
+  for (int64_t epoch = epochs_done; epoch < train.epochs; ++epoch) {
+    if (stop_after_ >= 0 && epoch - summary.first_epoch >= stop_after_) break;
+    Stopwatch epoch_clock;
+    ctx.epoch = epoch;
+    method_.module().train();
+    method_.on_epoch_start(ctx);
+    EpochLoader loader(train_, crops, train.batch_size, static_cast<uint64_t>(train.seed), epoch,
+                       options_.augment.prefetch, collective_.rank(), world);
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    int64_t step = 0;
+    double last_loss = std::nan("");
+    while (auto batch = loader.next()) {
+      ctx.iteration = epoch * iters_per_epoch + step;
+      ctx.lr = schedule.lr(ctx.iteration);
+      optimizer.set_lr(ctx.lr);
+      StepOutput out = method_.step(*batch, ctx);
+      optimizer.zero_grad();
+      out.loss.backward();
+      method_.after_backward(ctx);
+      optimizer.step();
+      method_.after_step(ctx);
+      loss_sum += out.loss.detach().to(torch::kFloat64);
+      ++step;
+      ++steps_done;
+      const bool last = step == iters_per_epoch;
+      if (step % train.log_every == 0 || last) {
+        // The loss is read from the device only here, once per logging interval.
+        last_loss = out.loss.item<double>();
+        if (!std::isfinite(last_loss)) {
+          fail("training diverged: the loss is {} at epoch {} iteration {} (lr {:.4g}); lower "
+               "optim.base_lr or check the data",
+               last_loss, epoch, ctx.iteration, ctx.lr);
+        }
+        if (progress_) {
+          const double elapsed = since_start.seconds();
+          const double eta = elapsed / steps_done * (total_steps - steps_done);
+          const double ips = static_cast<double>(step * train.batch_size) / epoch_clock.seconds();
+          print_progress(fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.4g}  {:.0f} img/s  "
+                                     "ETA {}",
+                                     label_, epoch + 1, train.epochs, step, iters_per_epoch, last_loss,
+                                     ctx.lr, ips, format_duration(eta)),
+                         last);
+        }
+      }
+    }
+    const double seconds = epoch_clock.seconds();
+    const double mean_loss = loss_sum.item<double>() / static_cast<double>(step);
+    if (!std::isfinite(mean_loss)) {
+      fail("training diverged: the mean loss of epoch {} is {}", epoch, mean_loss);
+    }
+    Scalars metrics = {{"loss", mean_loss},
+                       {"lr", ctx.lr},
+                       {"seconds", seconds},
+                       {"images_per_sec", static_cast<double>(step * train.batch_size * world) / seconds}};
+    for (auto& kv : method_.on_epoch_end(ctx)) metrics.push_back(kv);
+    summary.epoch_metrics.push_back(metrics);
+    summary.epochs = epoch + 1;
+    if (callback_) callback_(epoch, metrics);
+    const bool final_epoch = epoch + 1 == train.epochs;
+    if (!checkpoint_path_.empty() && collective_.rank() == 0 &&
+        (final_epoch || (epoch + 1) % train.checkpoint_every == 0)) {
+      save_checkpoint(epoch + 1, optimizer);
+    }
+  }
+  if (summary.epochs == 0) summary.epochs = epochs_done;
+  summary.seconds = total.seconds();
+  return summary;
+}
+
+}  // namespace swav

@@ -1,0 +1,120 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "helpers.h"
+#include "swav/data/image_set.h"
+#include "swav/train/method.h"
+#include "swav/train/trainer.h"
+#include "swav/util/error.h"
+
+using namespace swav;
+
+namespace {
+
+std::vector<double> losses(const TrainSummary& s) {
+  std::vector<double> out;
+  for (const auto& m : s.epoch_metrics) out.push_back(m.front().second);
+  return out;
+}
+
+TrainSummary train(const ExperimentOptions& options, const ImageSet& data, const std::string& checkpoint,
+                   int64_t stop_after = -1) {
+  torch::manual_seed(static_cast<uint64_t>(options.train.seed));
+  auto method = make_method(options, data.channels(), data.size());
+  Trainer trainer(options, *method, data, checkpoint);
+  trainer.set_progress(false);
+  trainer.stop_after(stop_after);
+  return trainer.fit();
+}
+
+}  // namespace
+
+TEST_CASE("resuming from a checkpoint gives the same losses as an uninterrupted run", "[train]") {
+  auto options = test::tiny_experiment();
+  options.train.epochs = 3;
+  options.swav.queue_length = 32;  // the queue must survive the checkpoint too
+  options.swav.epoch_queue_starts = 1;
+  options.swav.freeze_prototypes_niters = 10;  // frozen across the interruption
+  const auto data = load_split(options.data, Split::kTrain);
+  test::TempDir dir;
+
+  const auto full = train(options, data, dir.str("full.pt"));
+  REQUIRE(full.epoch_metrics.size() == 3);
+
+  const auto first = train(options, data, dir.str("resumed.pt"), /*stop_after=*/2);
+  REQUIRE(first.epoch_metrics.size() == 2);
+  REQUIRE(std::filesystem::exists(dir.str("resumed.pt")));
+  const auto second = train(options, data, dir.str("resumed.pt"));
+  CHECK(second.first_epoch == 2);
+  REQUIRE(second.epoch_metrics.size() == 1);
+
+  auto expected = losses(full);
+  auto got = losses(first);
+  got.push_back(losses(second)[0]);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("epoch " << i);
+    CHECK(got[i] == Approx(expected[i]).epsilon(1e-6));
+  }
+  // Nothing left to do once finished.
+  const auto again = train(options, data, dir.str("resumed.pt"));
+  CHECK(again.epoch_metrics.empty());
+  CHECK(again.epochs == 3);
+}
+
+TEST_CASE("SwAV's loss falls on synthetic data", "[train]") {
+  auto options = test::tiny_experiment();
+  options.train.epochs = 8;
+  const auto data = load_split(options.data, Split::kTrain);
+  test::TempDir dir;
+  const auto summary = train(options, data, "");
+  auto l = losses(summary);
+  INFO("first " << l.front() << " last " << l.back());
+  CHECK(l.back() < l.front() - 0.1);
+  for (const auto& m : summary.epoch_metrics) {
+    CHECK(m.size() >= 5);  // loss, lr, seconds, images_per_sec, prototype_usage
+  }
+}
+
+namespace {
+
+// A method whose loss turns NaN at a chosen iteration.
+class NanMethod : public Method {
+ public:
+  explicit NanMethod(int64_t nan_at) : nan_at_(nan_at) {
+    net_ = std::make_shared<torch::nn::Module>();
+    weight_ = net_->register_parameter("w", torch::ones({3}));
+    backbone_ = make_backbone(test::tiny_experiment().model, 3);
+  }
+  std::string name() const override { return "nan"; }
+  torch::nn::Module& module() override { return *net_; }
+  std::shared_ptr<BackboneImpl> encoder() override { return backbone_; }
+  StepOutput step(const Batch&, StepContext& ctx) override {
+    auto loss = weight_.square().sum();
+    if (ctx.iteration >= nan_at_) loss = loss * std::nan("");
+    return {loss, {}};
+  }
+
+ private:
+  int64_t nan_at_;
+  std::shared_ptr<torch::nn::Module> net_;
+  torch::Tensor weight_;
+  std::shared_ptr<BackboneImpl> backbone_;
+};
+
+}  // namespace
+
+TEST_CASE("a NaN loss fails the run with an error naming epoch and iteration", "[train]") {
+  auto options = test::tiny_experiment();
+  options.train.log_every = 1;
+  const auto data = load_split(options.data, Split::kTrain);
+  NanMethod method(/*nan_at=*/9);
+  Trainer trainer(options, method, data, "");
+  trainer.set_progress(false);
+  try {
+    trainer.fit();
+    FAIL("expected the NaN to stop training");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("iteration 9") && Catch::Contains("epoch 1"));
+  }
+}
