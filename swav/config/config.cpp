@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -236,7 +238,7 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
     toml::node* node = table->get(part);
     if (!node) node = &table->insert(part, toml::table{}).first->second;
     if (!node->is_table()) {
-      fail("{}: cannot set {}: '{}' in {} is a {}, not a table", origin, key, walked, ctx.source,
+      fail("{}: cannot set {}: '{}' in {} is not a table (it is {})", origin, key, walked, ctx.source,
            config_detail::node_type_name(*node));
     }
     table = node->as_table();
@@ -396,17 +398,19 @@ ExperimentOptions parse_experiment(const std::string& toml_text, const std::stri
   for (const auto& o : overrides) apply_override(root, o, ctx);
   ExperimentOptions options = read_options(&root, ctx);
   config_detail::validate_options(options, [&](const std::string& path) {
-    return config_detail::where(ctx, path, toml::at_path(root, path).node());
+    const toml::node* node = toml::at_path(root, path).node();
+    std::string location = config_detail::where(ctx, path, node);
+    return node || location != ctx.source ? location : location + " (default value)";
   });
   return options;
 }
 
 ExperimentOptions load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    fail("cannot read experiment file '{}': {}", path,
-         std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
-  }
+  // stat, not std::filesystem: libtorch.so exports a partial copy of std::filesystem that shadows
+  // libstdc++'s.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) fail("cannot read experiment file '{}': not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
   std::ostringstream text;

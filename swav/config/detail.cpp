@@ -264,6 +264,7 @@ std::string toml_crop(const CropGroup& crop) {
 }
 
 std::string node_text(const toml::node& node) {
+  if (node.is_string()) return toml_string(node.as_string()->get());  // as range errors print them
   std::ostringstream out;
   node.visit([&](const auto& n) { out << n; });
   std::string text = out.str();
