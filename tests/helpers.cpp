@@ -49,7 +49,9 @@ TempDir::TempDir() {
 }
 
 namespace {
-int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path);
+}
 }  // namespace
 
 TempDir::~TempDir() {

@@ -204,16 +204,24 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
   const std::string value_text = trim(std::string_view(text).substr(eq + 1));
   if (key.empty()) fail("{}: the key before '=' is empty", origin);
   const KeyInfo* info = find_key(key);
+  for (const auto& k : schema()) {
+    if (!info && k.path == key && k.type == KeyType::kTable) {
+      fail("{}: '{}' is a section; override its keys one by one (e.g. {}.<key>=<value>)", origin,
+           key, key);
+    }
+  }
   if (!info) {
     const std::string suggestion = config_detail::suggest_key(key, &schema());
-    if (!suggestion.empty()) fail("{}: unknown key '{}'; did you mean '{}'?", origin, key, suggestion);
+    if (!suggestion.empty())
+      fail("{}: unknown key '{}'; did you mean '{}'?", origin, key, suggestion);
     fail("{}: unknown key '{}' (valid keys: see swav::valid_keys())", origin, key);
   }
-  if (value_text.empty()) fail("{}: no value after '=' (write {}=\"\" for an empty string)", origin, key);
+  if (value_text.empty())
+    fail("{}: no value after '=' (write {}=\"\" for an empty string)", origin, key);
 
   toml::table parsed;
-  const bool literal_string = info->type == KeyType::kString && value_text.front() != '"' &&
-                              value_text.front() != '\'';
+  const bool literal_string =
+      info->type == KeyType::kString && value_text.front() != '"' && value_text.front() != '\'';
   if (literal_string) {
     // Convenience for paths and names: an unquoted value of a string key is taken as written.
     parsed.insert("value", value_text);
@@ -238,13 +246,14 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
     toml::node* node = table->get(part);
     if (!node) node = &table->insert(part, toml::table{}).first->second;
     if (!node->is_table()) {
-      fail("{}: cannot set {}: '{}' in {} is not a table (it is {})", origin, key, walked, ctx.source,
-           config_detail::node_type_name(*node));
+      fail("{}: cannot set {}: '{}' in {} is not a table (it is {})", origin, key, walked,
+           ctx.source, config_detail::node_type_name(*node));
     }
     table = node->as_table();
   }
   const std::string leaf = key.substr(start);
-  parsed.get("value")->visit([&](auto&& value) { table->insert_or_assign(leaf, std::move(value)); });
+  parsed.get("value")->visit(
+      [&](auto&& value) { table->insert_or_assign(leaf, std::move(value)); });
   ctx.override_origin[key] = origin;
 }
 
@@ -259,12 +268,18 @@ class Writer {
     section_ = name;
     out_ += fmt::format("\n[{}]\n", name);
   }
-  void key(const std::string& name, const std::string& value) { raw(name, config_detail::toml_string(value)); }
+  void key(const std::string& name, const std::string& value) {
+    raw(name, config_detail::toml_string(value));
+  }
   void key(const std::string& name, int64_t value) { raw(name, std::to_string(value)); }
   void key(const std::string& name, double value) { raw(name, config_detail::toml_float(value)); }
   void key(const std::string& name, bool value) { raw(name, value ? "true" : "false"); }
-  void key(const std::string& name, const std::vector<int64_t>& v) { raw(name, config_detail::toml_array(v)); }
-  void key(const std::string& name, const std::vector<double>& v) { raw(name, config_detail::toml_array(v)); }
+  void key(const std::string& name, const std::vector<int64_t>& v) {
+    raw(name, config_detail::toml_array(v));
+  }
+  void key(const std::string& name, const std::vector<double>& v) {
+    raw(name, config_detail::toml_array(v));
+  }
   void key(const std::string& name, const std::vector<CropGroup>& crops) {
     std::string text = "[\n";
     for (const auto& c : crops) text += "  " + config_detail::toml_crop(c) + ",\n";
@@ -283,9 +298,15 @@ class Writer {
 };
 
 // Fields that only say where things go or how fast they run: never results.
-const std::vector<std::string> kNotHashed = {
-    "name",          "db",          "run_dir",           "data.cache_dir",        "augment.workers",
-    "augment.prefetch", "train.threads", "train.log_every", "train.checkpoint_every"};
+const std::vector<std::string> kNotHashed = {"name",
+                                             "db",
+                                             "run_dir",
+                                             "data.cache_dir",
+                                             "augment.workers",
+                                             "augment.prefetch",
+                                             "train.threads",
+                                             "train.log_every",
+                                             "train.checkpoint_every"};
 
 std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* skip) {
   Writer w(skip);
@@ -405,11 +426,13 @@ ExperimentOptions parse_experiment(const std::string& toml_text, const std::stri
   return options;
 }
 
-ExperimentOptions load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+ExperimentOptions load_experiment(const std::string& path,
+                                  const std::vector<std::string>& overrides) {
   // stat, not std::filesystem: libtorch.so exports a partial copy of std::filesystem that shadows
   // libstdc++'s.
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
+  if (::stat(path.c_str(), &info) != 0)
+    fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
   if (!S_ISREG(info.st_mode)) fail("cannot read experiment file '{}': not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
@@ -422,7 +445,9 @@ void validate(const ExperimentOptions& options, const std::string& source_name) 
   config_detail::validate_options(options, [&](const std::string&) { return source_name; });
 }
 
-std::string to_toml(const ExperimentOptions& options) { return write_toml(options, nullptr); }
+std::string to_toml(const ExperimentOptions& options) {
+  return write_toml(options, nullptr);
+}
 
 std::string hashed_toml(const ExperimentOptions& options) {
   const std::set<std::string> skip(kNotHashed.begin(), kNotHashed.end());
@@ -438,7 +463,9 @@ std::string config_hash(const ExperimentOptions& options) {
   return fmt::format("{:016x}", hash);
 }
 
-std::vector<std::string> hash_excluded_keys() { return kNotHashed; }
+std::vector<std::string> hash_excluded_keys() {
+  return kNotHashed;
+}
 
 std::vector<std::string> valid_keys() {
   std::vector<std::string> keys;

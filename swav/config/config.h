@@ -18,10 +18,11 @@ namespace swav {
 /// augment.crops is an array of tables {size, count, min_scale, max_scale} (inline or
 /// [[augment.crops]]). Integers are accepted for floats, not the reverse; arrays must be arrays.
 ///
-/// Overrides: the key must be one of valid_keys(); the value replaces the file's (arrays wholesale).
-/// For string keys an unquoted value is taken literally (`data.root=/tmp/x`, `train.device=cuda:0`);
-/// quote it ("..." or '...') to use TOML string syntax. Other values must be TOML
-/// (`swav.epsilon=0.03`, `optim.larc=false`, `augment.crops=[{size=28,count=2,min_scale=0.3,max_scale=1.0}]`).
+/// Overrides: the key must be one of valid_keys(); the value replaces the file's (arrays
+/// wholesale); later overrides win. For string keys an unquoted value is taken literally
+/// (`data.root=/tmp/x`, `train.device=cuda:0`); quote it ("..." or '...') for TOML string syntax.
+/// Other values must be TOML: `swav.epsilon=0.03`, `optim.larc=false`,
+/// `augment.crops=[{size=28,count=2,min_scale=0.3,max_scale=1.0}]`.
 ExperimentOptions load_experiment(const std::string& path,
                                   const std::vector<std::string>& overrides = {});
 

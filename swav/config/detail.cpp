@@ -12,14 +12,22 @@ namespace swav::config_detail {
 
 std::string expected_text(KeyType type) {
   switch (type) {
-    case KeyType::kString: return "a string";
-    case KeyType::kInteger: return "an integer";
-    case KeyType::kFloat: return "a float (or integer)";
-    case KeyType::kBoolean: return "a boolean (true or false)";
-    case KeyType::kIntegerArray: return "an array of integers";
-    case KeyType::kFloatArray: return "an array of floats";
-    case KeyType::kTableArray: return "an array of tables";
-    case KeyType::kTable: return "a table";
+    case KeyType::kString:
+      return "a string";
+    case KeyType::kInteger:
+      return "an integer";
+    case KeyType::kFloat:
+      return "a float (or integer)";
+    case KeyType::kBoolean:
+      return "a boolean (true or false)";
+    case KeyType::kIntegerArray:
+      return "an array of integers";
+    case KeyType::kFloatArray:
+      return "an array of floats";
+    case KeyType::kTableArray:
+      return "an array of tables";
+    case KeyType::kTable:
+      return "a table";
   }
   return "?";
 }
@@ -27,7 +35,8 @@ std::string expected_text(KeyType type) {
 std::string where(const ReadContext& ctx, const std::string& path, const toml::node* node) {
   // An override replaces the value at its key and everything below it (e.g. augment.crops[0].size).
   for (const auto& [key, origin] : ctx.override_origin) {
-    if (path == key || path.rfind(key + ".", 0) == 0 || path.rfind(key + "[", 0) == 0) return origin;
+    if (path == key || path.rfind(key + ".", 0) == 0 || path.rfind(key + "[", 0) == 0)
+      return origin;
   }
   if (node && node->source().begin.line > 0) {
     return fmt::format("{}:{}", ctx.source, node->source().begin.line);
@@ -209,9 +218,11 @@ void TableReader::finish() const {
   for (const auto& k : requested_) local.push_back(path_of(k));
   // The key's own line (not its value's): they differ for a [section] header.
   std::string location = where(*ctx_, path, nullptr);
-  if (location == ctx_->source && first_pos.first > 0) location += fmt::format(":{}", first_pos.first);
+  if (location == ctx_->source && first_pos.first > 0)
+    location += fmt::format(":{}", first_pos.first);
   const std::string suggestion = suggest_key(path, ctx_->schema, local);
-  if (!suggestion.empty()) fail("{}: unknown key '{}'; did you mean '{}'?", location, path, suggestion);
+  if (!suggestion.empty())
+    fail("{}: unknown key '{}'; did you mean '{}'?", location, path, suggestion);
   std::string known;
   for (const auto& k : local) known += (known.empty() ? "" : ", ") + k;
   fail("{}: unknown key '{}'; valid keys here: {}", location, path, known);
@@ -221,11 +232,21 @@ std::string toml_string(const std::string& value) {
   std::string out = "\"";
   for (unsigned char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += fmt::format("\\u{:04X}", c);
@@ -275,16 +296,26 @@ std::string node_text(const toml::node& node) {
 
 std::string node_type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "value";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "value";
   }
 }
 

@@ -1,5 +1,5 @@
 // Internal to swav/config: the table reader behind parse_experiment and the TOML value formatting
-// shared by to_toml and the error messages. Not part of the public API; only config/*.cpp include it.
+// shared by to_toml and the error messages. Not public API: only config/*.cpp include it.
 #pragma once
 #include <toml++/toml.h>
 
@@ -16,7 +16,16 @@
 namespace swav::config_detail {
 
 /// What a key holds: used in type errors and to read unquoted override values of string keys.
-enum class KeyType { kString, kInteger, kFloat, kBoolean, kIntegerArray, kFloatArray, kTableArray, kTable };
+enum class KeyType {
+  kString,
+  kInteger,
+  kFloat,
+  kBoolean,
+  kIntegerArray,
+  kFloatArray,
+  kTableArray,
+  kTable
+};
 
 /// "a string", "an integer", "a float (or integer)", ...: the expectation in a type error.
 std::string expected_text(KeyType type);
@@ -31,7 +40,7 @@ struct KeyInfo {
 struct ReadContext {
   std::string source;                                  // file name used in messages
   std::map<std::string, std::string> override_origin;  // key path -> "override `a.b=c`"
-  std::vector<KeyInfo>* schema_out = nullptr;  // when set, every key requested is appended to it
+  std::vector<KeyInfo>* schema_out = nullptr;    // when set, every key requested is appended to it
   const std::vector<KeyInfo>* schema = nullptr;  // every valid key, for "did you mean" suggestions
 };
 
@@ -80,8 +89,8 @@ class TableReader {
   std::vector<std::string> requested_;
 };
 
-/// TOML spellings of values: strings quoted and escaped, floats in the shortest form that reads back
-/// to the same double (always with a '.' or exponent, so they stay floats), arrays on one line.
+/// TOML spellings of values: strings quoted and escaped, floats in the shortest form that reads
+/// back to the same double (always with '.' or an exponent, so they stay floats), arrays inline.
 std::string toml_string(const std::string& value);
 std::string toml_float(double value);
 std::string toml_array(const std::vector<int64_t>& values);

@@ -28,9 +28,11 @@ bool is_device(const std::string& d) {
 /// Throws "<where>: <key> = <value>: <rule>" when a rule does not hold.
 class Checker {
  public:
-  explicit Checker(const std::function<std::string(const std::string&)>& locate) : locate_(locate) {}
+  explicit Checker(const std::function<std::string(const std::string&)>& locate)
+      : locate_(locate) {}
 
-  void require(bool ok, const std::string& key, const std::string& value, const std::string& rule) const {
+  void require(bool ok, const std::string& key, const std::string& value,
+               const std::string& rule) const {
     if (!ok) fail("{}: {} = {}: {}", locate_(key), key, value, rule);
   }
   void at_least(int64_t v, int64_t min, const std::string& key) const {
@@ -48,7 +50,8 @@ class Checker {
   void momentum(double v, const std::string& key) const {
     require(v >= 0 && v < 1, key, toml_float(v), "must be in [0, 1)");
   }
-  void one_of(const std::string& v, const std::vector<std::string>& allowed, const std::string& key) const {
+  void one_of(const std::string& v, const std::vector<std::string>& allowed,
+              const std::string& key) const {
     require(std::find(allowed.begin(), allowed.end(), v) != allowed.end(), key, toml_string(v),
             "must be one of " + join(allowed));
   }
@@ -60,12 +63,15 @@ class Checker {
 void check_data(const Checker& c, const DataOptions& d) {
   c.one_of(d.format, {"fashion_mnist", "cifar_binary", "image_folder", "synthetic"}, "data.format");
   if (d.format != "synthetic") {
-    c.require(!d.root.empty(), "data.root", toml_string(d.root),
-              fmt::format("must name the dataset folder (data.format = {})", toml_string(d.format)));
+    c.require(
+        !d.root.empty(), "data.root", toml_string(d.root),
+        fmt::format("must name the dataset folder (data.format = {})", toml_string(d.format)));
   }
   if (d.format == "image_folder") {
-    c.require(!d.train_split.empty(), "data.train_split", toml_string(d.train_split), "must not be empty");
-    c.require(!d.test_split.empty(), "data.test_split", toml_string(d.test_split), "must not be empty");
+    c.require(!d.train_split.empty(), "data.train_split", toml_string(d.train_split),
+              "must not be empty");
+    c.require(!d.test_split.empty(), "data.test_split", toml_string(d.test_split),
+              "must not be empty");
   }
   c.at_least(d.image_size, 0, "data.image_size");
   c.at_least(d.train_limit, 0, "data.train_limit");
@@ -100,7 +106,8 @@ void check_augment(const Checker& c, const AugmentOptions& a) {
   c.probability(a.grayscale_prob, "augment.grayscale_prob");
   c.probability(a.blur_prob, "augment.blur_prob");
   c.positive(a.blur_sigma_min, "augment.blur_sigma_min");
-  c.require(a.blur_sigma_max >= a.blur_sigma_min, "augment.blur_sigma_max", toml_float(a.blur_sigma_max),
+  c.require(a.blur_sigma_max >= a.blur_sigma_min, "augment.blur_sigma_max",
+            toml_float(a.blur_sigma_max),
             fmt::format("must be >= augment.blur_sigma_min ({})", toml_float(a.blur_sigma_min)));
   c.require(a.mean.size() == 1 || a.mean.size() == 3, "augment.mean", toml_array(a.mean),
             "needs 1 entry (one channel) or 3 (RGB)");
@@ -130,7 +137,8 @@ void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a)
   int64_t total_crops = 0;
   for (const auto& crop : a.crops) total_crops += crop.count;
   const std::string assign = toml_array(s.crops_for_assign);
-  c.require(!s.crops_for_assign.empty(), "swav.crops_for_assign", assign, "needs at least one crop index");
+  c.require(!s.crops_for_assign.empty(), "swav.crops_for_assign", assign,
+            "needs at least one crop index");
   std::set<int64_t> seen;
   for (int64_t index : s.crops_for_assign) {
     c.require(index >= 0 && index < total_crops, "swav.crops_for_assign", assign,
@@ -169,7 +177,8 @@ void check_train(const Checker& c, const TrainOptions& t) {
 }
 
 void check_eval(const Checker& c, const EvalOptions& e) {
-  for (size_t i = 0; i < e.knn_k.size(); ++i) c.at_least(e.knn_k[i], 1, fmt::format("eval.knn_k[{}]", i));
+  for (size_t i = 0; i < e.knn_k.size(); ++i)
+    c.at_least(e.knn_k[i], 1, fmt::format("eval.knn_k[{}]", i));
   c.positive(e.knn_temperature, "eval.knn_temperature");
   c.at_least(e.linear_epochs, 1, "eval.linear_epochs");
   c.positive(e.linear_lr, "eval.linear_lr");
@@ -186,7 +195,8 @@ void validate_options(const ExperimentOptions& o,
   Checker c(locate);
   c.require(!o.name.empty() && o.name != "." && o.name != ".." &&
                 o.name.find_first_of("/\\") == std::string::npos,
-            "name", toml_string(o.name), "must be a non-empty name without '/' (it names runs/<name>)");
+            "name", toml_string(o.name),
+            "must be a non-empty name without '/' (it names runs/<name>)");
   c.one_of(o.method, known_methods(), "method");
   check_data(c, o.data);
   check_augment(c, o.augment);

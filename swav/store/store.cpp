@@ -79,8 +79,8 @@ bool is_busy(const SQLite::Exception& e) {
   return code == SQLITE_BUSY || code == SQLITE_LOCKED;
 }
 
-/// Runs `body` (one whole transaction), again after a randomised pause while SQLite reports the file
-/// busy beyond its own timeout; other SQLite errors become a UserError naming the file.
+/// Runs `body` (one whole transaction), again after a randomised pause while SQLite reports the
+/// file busy beyond its own timeout; other SQLite errors become a UserError naming the file.
 template <typename F>
 auto with_retry(const std::string& path, const char* action, F&& body) {
   const auto deadline = std::chrono::steady_clock::now() + kRetryFor;
@@ -92,7 +92,8 @@ auto with_retry(const std::string& path, const char* action, F&& body) {
       if (!is_busy(e) || std::chrono::steady_clock::now() >= deadline) {
         fail("results store '{}': {} failed: {}", path, action, e.what());
       }
-      const int pause_ms = std::min(500, 5 << std::min(attempt, 6)) + static_cast<int>(jitter() % 20);
+      const int pause_ms =
+          std::min(500, 5 << std::min(attempt, 6)) + static_cast<int>(jitter() % 20);
       std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
     }
   }
@@ -145,8 +146,10 @@ Store::Store(const std::string& path) : path_(path.empty() ? default_db_path() :
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     const int version = db_->execAndGet("PRAGMA user_version").getInt();
     if (version > kSchemaVersion) {
-      fail("results store '{}' has schema version {}, newer than this build's {}; use a newer "
-           "swav-bench or another file", path_, version, kSchemaVersion);
+      fail(
+          "results store '{}' has schema version {}, newer than this build's {}; use a newer "
+          "swav-bench or another file",
+          path_, version, kSchemaVersion);
     }
     if (version < kSchemaVersion) {
       db_->exec(kSchema);
@@ -161,10 +164,11 @@ Store::~Store() = default;
 int64_t Store::begin_run(const RunInfo& info) {
   return with_retry(path_, "recording a new run", [&] {
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO runs (experiment, trial, config_hash, config, git_revision, "
-                             "versions, seed, device, world_size, status, started) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)");
+    SQLite::Statement insert(
+        *db_,
+        "INSERT INTO runs (experiment, trial, config_hash, config, git_revision, "
+        "versions, seed, device, world_size, status, started) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)");
     insert.bind(1, info.experiment);
     insert.bind(2, info.trial);
     insert.bind(3, info.config_hash);
@@ -185,7 +189,8 @@ int64_t Store::begin_run(const RunInfo& info) {
 void Store::finish_run(int64_t run_id, bool ok, const std::string& error) {
   with_retry(path_, "finishing a run", [&] {
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement update(*db_, "UPDATE runs SET status = ?, finished = ?, error = ? WHERE id = ?");
+    SQLite::Statement update(*db_,
+                             "UPDATE runs SET status = ?, finished = ?, error = ? WHERE id = ?");
     update.bind(1, ok ? "done" : "failed");
     update.bind(2, now_utc());
     if (ok && error.empty()) {
@@ -220,8 +225,8 @@ void Store::log_metrics(int64_t run_id, int64_t epoch, int64_t step,
   if (values.empty()) return;
   with_retry(path_, "logging metrics", [&] {
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO metrics (run_id, epoch, step, name, value) VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement insert(
+        *db_, "INSERT INTO metrics (run_id, epoch, step, name, value) VALUES (?, ?, ?, ?, ?)");
     for (const auto& [name, value] : values) {
       insert.bind(1, run_id);
       insert.bind(2, epoch);
@@ -240,7 +245,8 @@ void Store::log_eval(int64_t run_id, const std::string& protocol, const std::str
   with_retry(path_, "logging an evaluation", [&] {
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement insert(
-        *db_, "INSERT INTO evals (run_id, protocol, dataset, metric, value) VALUES (?, ?, ?, ?, ?)");
+        *db_,
+        "INSERT INTO evals (run_id, protocol, dataset, metric, value) VALUES (?, ?, ?, ?, ?)");
     insert.bind(1, run_id);
     insert.bind(2, protocol);
     insert.bind(3, dataset);
@@ -274,9 +280,10 @@ std::optional<RunRecord> Store::run(int64_t run_id) const {
 std::optional<RunRecord> Store::latest_run(const std::string& experiment,
                                            const std::string& config_hash) const {
   return with_retry(path_, "reading runs", [&]() -> std::optional<RunRecord> {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE experiment = ? AND config_hash = ? "
-                                          "ORDER BY id DESC LIMIT 1",
-                                          kRunColumns));
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM runs WHERE experiment = ? AND config_hash = ? "
+                                    "ORDER BY id DESC LIMIT 1",
+                                    kRunColumns));
     q.bind(1, experiment);
     q.bind(2, config_hash);
     if (!q.executeStep()) return std::nullopt;
@@ -286,8 +293,9 @@ std::optional<RunRecord> Store::latest_run(const std::string& experiment,
 
 std::vector<RunRecord> Store::runs(const std::string& experiment) const {
   return with_retry(path_, "reading runs", [&] {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE ? = '' OR experiment = ? ORDER BY id",
-                                          kRunColumns));
+    SQLite::Statement q(
+        *db_,
+        fmt::format("SELECT {} FROM runs WHERE ? = '' OR experiment = ? ORDER BY id", kRunColumns));
     q.bind(1, experiment);
     q.bind(2, experiment);
     std::vector<RunRecord> out;
@@ -306,8 +314,9 @@ std::vector<MetricRow> Store::metrics(int64_t run_id, const std::string& name) c
     q.bind(3, name);
     std::vector<MetricRow> out;
     while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
-                     q.getColumn(3).getString(), read_value(q.getColumn(4))});
+      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
+                     q.getColumn(2).getInt64(), q.getColumn(3).getString(),
+                     read_value(q.getColumn(4))});
     }
     return out;
   });
@@ -315,14 +324,16 @@ std::vector<MetricRow> Store::metrics(int64_t run_id, const std::string& name) c
 
 std::vector<EvalRow> Store::evals(int64_t run_id) const {
   return with_retry(path_, "reading evaluations", [&] {
-    SQLite::Statement q(*db_,
-                        "SELECT run_id, protocol, dataset, metric, value FROM evals WHERE run_id = ? "
-                        "ORDER BY rowid");
+    SQLite::Statement q(
+        *db_,
+        "SELECT run_id, protocol, dataset, metric, value FROM evals WHERE run_id = ? "
+        "ORDER BY rowid");
     q.bind(1, run_id);
     std::vector<EvalRow> out;
     while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                     q.getColumn(3).getString(), read_value(q.getColumn(4))});
+      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(),
+                     q.getColumn(2).getString(), q.getColumn(3).getString(),
+                     read_value(q.getColumn(4))});
     }
     return out;
   });

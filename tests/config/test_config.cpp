@@ -4,8 +4,8 @@
 #include <regex>
 
 #include "config_test_util.h"
-#include "tests/helpers.h"
 #include "swav/config/config.h"
+#include "tests/helpers.h"
 
 using swav::ExperimentOptions;
 using swav::parse_experiment;

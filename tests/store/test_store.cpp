@@ -12,16 +12,17 @@
 #include <set>
 #include <thread>
 
-#include "tests/helpers.h"
 #include "swav/store/store.h"
 #include "swav/util/error.h"
+#include "tests/helpers.h"
 
 using Catch::Contains;
 using swav::Store;
 
 namespace {
 
-swav::RunInfo info(const std::string& experiment = "exp", const std::string& hash = "0123456789abcdef") {
+swav::RunInfo info(const std::string& experiment = "exp",
+                   const std::string& hash = "0123456789abcdef") {
   swav::RunInfo i;
   i.experiment = experiment;
   i.trial = "main";
@@ -52,7 +53,10 @@ const std::regex kIsoUtc(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
 TEST_CASE("the store creates its schema in WAL mode", "[store]") {
   swav::test::TempDir dir;
   const std::string path = dir.str("results.db");
-  { Store s(path); CHECK(s.path() == path); }
+  {
+    Store s(path);
+    CHECK(s.path() == path);
+  }
   SQLite::Database db(path);
   CHECK(db.tableExists("runs"));
   CHECK(db.tableExists("metrics"));
@@ -211,7 +215,10 @@ TEST_CASE("a store that cannot be opened names the path", "[store]") {
   CHECK_THAT(open_error(dir.str()), Contains(dir.str()));
   // A file from a newer schema is refused rather than misread.
   const std::string newer = dir.str("newer.db");
-  { SQLite::Database(newer, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("PRAGMA user_version = 99"); }
+  {
+    SQLite::Database(newer, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE)
+        .exec("PRAGMA user_version = 99");
+  }
   CHECK_THAT(open_error(newer), Contains(newer) && Contains("schema version 99"));
 }
 
