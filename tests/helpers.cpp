@@ -1,5 +1,8 @@
 #include "helpers.h"
 
+#include <ftw.h>
+
+#include <cstdio>
 #include <fstream>
 #include <random>
 
@@ -76,9 +79,16 @@ TempDir::TempDir() {
   std::filesystem::create_directories(path_);
 }
 
+namespace {
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path);
+}
+}  // namespace
+
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  // Not std::filesystem::remove_all: libtorch.so exports its own, broken copy of it (it crashes),
+  // which the dynamic linker picks before libstdc++'s.
+  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 std::string TempDir::str(const std::string& child) const {

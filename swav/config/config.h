@@ -12,6 +12,17 @@ namespace swav {
 /// Every error is a UserError naming the file (and line where known), the key path and what was
 /// expected: a TOML syntax error, an unknown key (with the nearest valid key suggested), a wrong type,
 /// an out-of-range value, inconsistent fields (e.g. crops_for_assign outside the crops).
+///
+/// File layout = the struct layout of options.h: top-level keys name, method, db, run_dir; sections
+/// [data] [augment] [model] [swav] [optim] [train] [eval] whose keys are the field names.
+/// augment.crops is an array of tables {size, count, min_scale, max_scale} (inline or
+/// [[augment.crops]]). Integers are accepted for floats, not the reverse; arrays must be arrays.
+///
+/// Overrides: the key must be one of valid_keys(); the value replaces the file's (arrays
+/// wholesale); later overrides win. For string keys an unquoted value is taken literally
+/// (`data.root=/tmp/x`, `train.device=cuda:0`); quote it ("..." or '...') for TOML string syntax.
+/// Other values must be TOML: `swav.epsilon=0.03`, `optim.larc=false`,
+/// `augment.crops=[{size=28,count=2,min_scale=0.3,max_scale=1.0}]`.
 ExperimentOptions load_experiment(const std::string& path,
                                   const std::vector<std::string>& overrides = {});
 
@@ -23,8 +34,24 @@ ExperimentOptions parse_experiment(const std::string& toml_text, const std::stri
 /// same options back; it is what the store records and what the config hash is computed on.
 std::string to_toml(const ExperimentOptions& options);
 
-/// Stable hash (16 hex digits) of the resolved options, independent of key order and formatting.
+/// Stable hash (16 lowercase hex digits, 64-bit FNV-1a of hashed_toml) of the resolved options,
+/// independent of key order and formatting of the source. Keys that cannot change results
+/// (hash_excluded_keys(): name, db, run_dir, data.cache_dir, augment.workers, augment.prefetch,
+/// train.threads, train.log_every, train.checkpoint_every) do not enter it.
 std::string config_hash(const ExperimentOptions& options);
+
+/// The text config_hash hashes: to_toml without the hash_excluded_keys().
+std::string hashed_toml(const ExperimentOptions& options);
+
+/// Dotted paths of the keys left out of the hash.
+std::vector<std::string> hash_excluded_keys();
+
+/// Every dotted key path a file or override may set ("name", "swav.epsilon", "augment.crops", ...),
+/// in file order. The keys inside a crop table (size, count, min_scale, max_scale) are not listed.
+std::vector<std::string> valid_keys();
+
+/// Values accepted for `method`. A new method adds its name here (and to the method registry).
+const std::vector<std::string>& known_methods();
 
 /// Checks ranges and cross-field rules; throws UserError naming the key. Called by the loaders.
 void validate(const ExperimentOptions& options, const std::string& source_name);

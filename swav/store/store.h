@@ -28,12 +28,18 @@ struct RunInfo {
   int64_t world_size = 1;
 };
 
-/// A row of `runs`.
+/// The store used when an experiment names none: $SWAV_BENCH_DB if set and non-empty, else
+/// "swav_bench.db" in the current directory.
+std::string default_db_path();
+
+/// A row of `runs`. `finished` and `error` are empty while a run is running.
 struct RunRecord {
   int64_t id = 0;
   std::string experiment, trial, config_hash, config, status, error, device;
   int64_t seed = 0;
   std::string started, finished;
+  std::string config_toml, git_revision, versions;
+  int64_t world_size = 1;
 };
 
 struct MetricRow {
@@ -55,11 +61,16 @@ struct EvalRow {
 ///       status['running'|'done'|'failed'], started, finished, error)
 ///  metrics(run_id, epoch, step, name, value)      one row per logged scalar
 ///  evals(run_id, protocol, dataset, metric, value)
+///  runs.config holds the resolved config (to_toml); started/finished are ISO-8601 UTC
+///  ("2025-01-31T12:00:00.123Z"); metric and eval values that are NaN read back as NaN.
 /// Every write is its own transaction (or a batch in one), with a busy timeout, so concurrent
 /// writers neither lose nor duplicate rows. Errors opening or writing the file throw UserError naming
-/// the path.
+/// the path. The schema is created when missing; PRAGMA user_version holds its version, and a file
+/// from a newer version is refused.
 class Store {
  public:
+  /// Opens (creating if needed) the store at `path`; an empty path means default_db_path(). The
+  /// folder must exist.
   explicit Store(const std::string& path);
   ~Store();
   Store(const Store&) = delete;

@@ -1,0 +1,109 @@
+// Internal to swav/config: the table reader behind parse_experiment and the TOML value formatting
+// shared by to_toml and the error messages. Not public API: only config/*.cpp include it.
+#pragma once
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "swav/config/options.h"
+
+namespace swav::config_detail {
+
+/// What a key holds: used in type errors and to read unquoted override values of string keys.
+enum class KeyType {
+  kString,
+  kInteger,
+  kFloat,
+  kBoolean,
+  kIntegerArray,
+  kFloatArray,
+  kTableArray,
+  kTable
+};
+
+/// "a string", "an integer", "a float (or integer)", ...: the expectation in a type error.
+std::string expected_text(KeyType type);
+
+/// One key an experiment file may contain, as a dotted path ("swav.epsilon").
+struct KeyInfo {
+  std::string path;
+  KeyType type;
+};
+
+/// State shared by all readers of one document.
+struct ReadContext {
+  std::string source;                                  // file name used in messages
+  std::map<std::string, std::string> override_origin;  // key path -> "override `a.b=c`"
+  std::vector<KeyInfo>* schema_out = nullptr;    // when set, every key requested is appended to it
+  const std::vector<KeyInfo>* schema = nullptr;  // every valid key, for "did you mean" suggestions
+};
+
+/// Where the value at `path` came from: "override `k=v`", "file:line", or just the file when the
+/// value is a default (node == nullptr or without a position).
+std::string where(const ReadContext& ctx, const std::string& path, const toml::node* node);
+
+/// The valid key nearest to `path` (edit distance on the whole path, and on the last component for
+/// keys put in the wrong section), or "" when nothing is close. `local` adds candidates.
+std::string suggest_key(const std::string& path, const std::vector<KeyInfo>* schema,
+                        const std::vector<std::string>& local = {});
+
+/// Reads the keys of one table into C++ fields. Every key asked for is remembered, so finish() can
+/// report whatever the table holds beyond them as unknown. A missing key leaves the field (its
+/// default) untouched. With a null table every read is a no-op (a missing section), which is also
+/// how the schema of valid keys is collected.
+class TableReader {
+ public:
+  TableReader(const ReadContext& ctx, const toml::table* table, std::string prefix);
+
+  void read(std::string_view key, std::string& out);
+  void read(std::string_view key, int64_t& out);
+  void read(std::string_view key, double& out);  // integers are accepted
+  void read(std::string_view key, bool& out);
+  void read(std::string_view key, std::vector<int64_t>& out);
+  void read(std::string_view key, std::vector<double>& out);
+
+  /// A sub-table ("[swav]"); a reader over nothing when absent.
+  TableReader section(std::string_view key);
+  /// An array of tables (`crops = [{...}]` or `[[augment.crops]]`): one reader per element, with
+  /// prefix "key[i]". Returns false (and leaves `out` empty) when the key is absent.
+  bool table_array(std::string_view key, std::vector<TableReader>& out);
+
+  /// Throws UserError for the first key (in source order) that was never asked for.
+  void finish() const;
+
+ private:
+  const toml::node* take(std::string_view key, KeyType type);
+  std::string path_of(std::string_view key) const;
+  [[noreturn]] void type_error(const std::string& path, const toml::node& node,
+                               const std::string& expected) const;
+
+  const ReadContext* ctx_;
+  const toml::table* table_;
+  std::string prefix_;
+  std::vector<std::string> requested_;
+};
+
+/// TOML spellings of values: strings quoted and escaped, floats in the shortest form that reads
+/// back to the same double (always with '.' or an exponent, so they stay floats), arrays inline.
+std::string toml_string(const std::string& value);
+std::string toml_float(double value);
+std::string toml_array(const std::vector<int64_t>& values);
+std::string toml_array(const std::vector<double>& values);
+std::string toml_crop(const CropGroup& crop);
+
+/// A node as TOML text, shortened for messages.
+std::string node_text(const toml::node& node);
+/// "string", "integer", "float", "boolean", "array", "table", ...
+std::string node_type_name(const toml::node& node);
+
+/// Checks ranges and cross-field rules; `locate(path)` says where the key's value came from.
+void validate_options(const ExperimentOptions& options,
+                      const std::function<std::string(const std::string&)>& locate);
+
+}  // namespace swav::config_detail
