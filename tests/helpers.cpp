@@ -1,8 +1,5 @@
 #include "helpers.h"
 
-#include <ftw.h>
-
-#include <cstdio>
 #include <fstream>
 #include <random>
 
@@ -79,16 +76,9 @@ TempDir::TempDir() {
   std::filesystem::create_directories(path_);
 }
 
-namespace {
-int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
-  return ::remove(path);
-}
-}  // namespace
-
 TempDir::~TempDir() {
-  // Not std::filesystem::remove_all: libtorch.so exports its own, broken copy of it (it crashes),
-  // which the dynamic linker picks before libstdc++'s.
-  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 std::string TempDir::str(const std::string& child) const {

@@ -35,7 +35,7 @@ std::string default_db_path();
 /// A row of `runs`. `finished` and `error` are empty while a run is running.
 struct RunRecord {
   int64_t id = 0;
-  std::string experiment, trial, config_hash, config, status, error, device;
+  std::string experiment, trial, config_hash, status, error, device;
   int64_t seed = 0;
   std::string started, finished;
   std::string config_toml, git_revision, versions;

@@ -156,7 +156,7 @@ std::string format_run_results(const Store& store, int64_t run_id) {
   std::string config_line;
   try {
     // The resolved config of the run tells K (for ln K) and the setting.
-    options = parse_experiment(run->config, "store run " + std::to_string(run_id));
+    options = parse_experiment(run->config_toml, "store run " + std::to_string(run_id));
     prototypes = options.model.prototypes.empty() ? 0 : options.model.prototypes[0];
     config_line = fmt::format("{} on {}, {} {}, {} epochs x batch {}, crops {}", options.method,
                               options.data.format, options.model.arch, fmt::join(options.model.prototypes, "+"),
