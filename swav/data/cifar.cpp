@@ -23,7 +23,7 @@ std::vector<std::string> class_names_near(const std::filesystem::path& batch) {
     if (!line.empty()) names.push_back(line);
   }
   if (static_cast<int64_t>(names.size()) != kClasses) {
-    names = {"airplane", "automobile", "bird", "cat", "deer",
+    names = {"airplane", "automobile", "bird",  "cat",  "deer",
              "dog",      "frog",       "horse", "ship", "truck"};
   }
   return names;
@@ -40,8 +40,8 @@ ImageSet read_cifar_binary(const std::vector<std::string>& batch_paths) {
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(path, ec));
     if (ec) fail("cannot read {}: {}", path, ec.message());
     if (bytes == 0 || bytes % kRecord != 0) {
-      fail("{}: size {} bytes is not a positive multiple of the CIFAR-10 record size {}", path, bytes,
-           kRecord);
+      fail("{}: size {} bytes is not a positive multiple of the CIFAR-10 record size {}", path,
+           bytes, kRecord);
     }
     counts.push_back(bytes / kRecord);
     total += bytes / kRecord;
@@ -64,8 +64,8 @@ ImageSet read_cifar_binary(const std::vector<std::string>& batch_paths) {
     for (int64_t r = 0; r < counts[f]; ++r, ++at) {
       const auto* record = reinterpret_cast<const uint8_t*>(buffer.data()) + r * kRecord;
       if (record[0] >= kClasses) {
-        fail("{}: record {} has label {}, but CIFAR-10 labels are 0..9 (is this CIFAR-100?)", path, r,
-             record[0]);
+        fail("{}: record {} has label {}, but CIFAR-10 labels are 0..9 (is this CIFAR-100?)", path,
+             r, record[0]);
       }
       labels[at] = record[0];
       uint8_t* dst = images + at * kPixels * 3;
@@ -76,8 +76,9 @@ ImageSet read_cifar_binary(const std::vector<std::string>& batch_paths) {
   }
   set.num_classes = kClasses;
   set.class_names = class_names_near(batch_paths.front());
-  set.description = fmt::format("cifar_binary:{} ({} x 32x32x3)",
-                                std::filesystem::path(batch_paths.front()).parent_path().string(), total);
+  set.description =
+      fmt::format("cifar_binary:{} ({} x 32x32x3)",
+                  std::filesystem::path(batch_paths.front()).parent_path().string(), total);
   return set;
 }
 

@@ -14,14 +14,16 @@ struct FolderListing {
   std::filesystem::path folder;          // absolute, normalised
   std::vector<std::string> class_names;  // sorted
   std::vector<std::filesystem::path> files;
-  std::vector<int64_t> labels;           // class of each file
+  std::vector<int64_t> labels;  // class of each file
 };
 
-/// Lists `folder`; throws UserError if it is missing, has no class folders, or a class has no image.
-/// Images are the files ending in .jpg, .jpeg or .png (any case); hidden entries are skipped.
+/// Lists `folder`; throws UserError if it is missing, has no class folders, or a class has no
+/// image. Images are the files ending in .jpg, .jpeg or .png (any case); hidden entries are
+/// skipped.
 FolderListing list_image_folder(const std::string& folder);
 
-/// Decodes every listed file (a few threads), resized to image_size x image_size when image_size > 0.
+/// Decodes every listed file (a few threads), resized to image_size x image_size when image_size >
+/// 0.
 ImageSet decode_listing(const FolderListing& listing, int64_t image_size);
 
 }  // namespace swav::data

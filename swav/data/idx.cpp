@@ -54,8 +54,8 @@ class GzFile {
   void expect_end(int64_t items) {
     unsigned char extra = 0;
     if (read(&extra, 1) != 0) {
-      fail("{}: longer than its header says ({} items); not an IDX file or a mismatched header", path_,
-           items);
+      fail("{}: longer than its header says ({} items); not an IDX file or a mismatched header",
+           path_, items);
     }
   }
 

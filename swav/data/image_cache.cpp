@@ -4,7 +4,8 @@
 //   "SWAVIMGC" | u32 version | u64 key | i64 N, H, W, C, num_classes |
 //   per class: u32 length, name bytes | i64 labels[N] | u8 images[N*H*W*C] | u32 crc32 of all the
 //   bytes after the version field.
-// Nothing in a cache file is trusted: a wrong magic, version, key, size or checksum means "rebuild".
+// Nothing in a cache file is trusted: a wrong magic, version, key, size or checksum means
+// "rebuild".
 #include <unistd.h>
 #include <zlib.h>
 
@@ -39,7 +40,9 @@ uint64_t hash_field(uint64_t h, const std::string& s) {
   return data::mix64(hash_bytes(h, s.data(), s.size()));
 }
 
-uint64_t hash_field(uint64_t h, int64_t v) { return data::mix64(hash_bytes(h, &v, sizeof(v))); }
+uint64_t hash_field(uint64_t h, int64_t v) {
+  return data::mix64(hash_bytes(h, &v, sizeof(v)));
+}
 
 uint64_t cache_key(const data::FolderListing& listing, int64_t image_size) {
   uint64_t h = 0xCBF29CE484222325ull;
@@ -50,7 +53,8 @@ uint64_t cache_key(const data::FolderListing& listing, int64_t image_size) {
     const auto& file = listing.files[i];
     std::error_code ec;
     const auto size = static_cast<int64_t>(fs::file_size(file, ec));
-    const auto mtime = static_cast<int64_t>(fs::last_write_time(file, ec).time_since_epoch().count());
+    const auto mtime =
+        static_cast<int64_t>(fs::last_write_time(file, ec).time_since_epoch().count());
     h = hash_field(h, file.lexically_relative(listing.folder).string());
     h = hash_field(h, listing.labels[i]);
     h = hash_field(h, size);
@@ -68,7 +72,9 @@ class CrcWriter {
     crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
   }
   template <typename T>
-  void put(T v) { write(&v, sizeof(v)); }
+  void put(T v) {
+    write(&v, sizeof(v));
+  }
   uint32_t crc() const { return static_cast<uint32_t>(crc_); }
 
  private:
@@ -85,7 +91,9 @@ class CrcReader {
     return true;
   }
   template <typename T>
-  bool get(T& v) { return read(&v, sizeof(v)); }
+  bool get(T& v) {
+    return read(&v, sizeof(v));
+  }
   uint32_t crc() const { return static_cast<uint32_t>(crc_); }
 
  private:
@@ -210,7 +218,8 @@ std::string default_cache_dir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg != nullptr && *xdg != '\0') return (fs::path(xdg) / "swav-bench" / "data").string();
   const char* home = std::getenv("HOME");
-  const fs::path base = (home != nullptr && *home != '\0') ? fs::path(home) : fs::temp_directory_path();
+  const fs::path base =
+      (home != nullptr && *home != '\0') ? fs::path(home) : fs::temp_directory_path();
   return (base / ".cache" / "swav-bench" / "data").string();
 }
 
@@ -223,15 +232,15 @@ ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
 
   std::string problem;
   if (auto cached = read_cache(path, key, problem)) {
-    cached->description = fmt::format("image_folder:{} ({} x {}x{}x{}, cached)", listing.folder.string(),
-                                      cached->size(), cached->height(), cached->width(),
-                                      cached->channels());
+    cached->description =
+        fmt::format("image_folder:{} ({} x {}x{}x{}, cached)", listing.folder.string(),
+                    cached->size(), cached->height(), cached->width(), cached->channels());
     if (cache_hit != nullptr) *cache_hit = true;
     return std::move(*cached);
   }
   if (!problem.empty()) {
-    fmt::print(stderr, "warning: ignoring unusable image cache {} ({}); rebuilding it\n", path.string(),
-               problem);
+    fmt::print(stderr, "warning: ignoring unusable image cache {} ({}); rebuilding it\n",
+               path.string(), problem);
   }
   ImageSet set = data::decode_listing(listing, image_size);
   write_cache(path, key, set);

@@ -25,7 +25,8 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
   const std::streamsize size = in.tellg();
   std::vector<unsigned char> bytes(static_cast<size_t>(std::max<std::streamsize>(size, 0)));
   in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) fail("cannot read {}", path);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    fail("cannot read {}", path);
   return bytes;
 }
 
@@ -78,7 +79,9 @@ bool has_image_extension(const fs::path& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-bool is_hidden(const fs::path& path) { return path.filename().string().rfind('.', 0) == 0; }
+bool is_hidden(const fs::path& path) {
+  return path.filename().string().rfind('.', 0) == 0;
+}
 
 int decode_threads() {
   const unsigned hw = std::thread::hardware_concurrency();
@@ -118,24 +121,28 @@ namespace data {
 
 FolderListing list_image_folder(const std::string& folder) {
   std::error_code ec;
-  if (!fs::is_directory(folder, ec)) fail("image folder {} does not exist or is not a directory", folder);
+  if (!fs::is_directory(folder, ec))
+    fail("image folder {} does not exist or is not a directory", folder);
   FolderListing listing;
   listing.folder = fs::absolute(folder).lexically_normal();
   std::vector<fs::path> class_dirs;
   for (const auto& entry : fs::directory_iterator(folder)) {
     if (entry.is_directory() && !is_hidden(entry.path())) class_dirs.push_back(entry.path());
   }
-  std::sort(class_dirs.begin(), class_dirs.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
+  std::sort(class_dirs.begin(), class_dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
   if (class_dirs.empty()) fail("image folder {} has no class sub-folders", folder);
   for (size_t label = 0; label < class_dirs.size(); ++label) {
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(class_dirs[label])) {
-      if (entry.is_regular_file() && !is_hidden(entry.path()) && has_image_extension(entry.path())) {
+      if (entry.is_regular_file() && !is_hidden(entry.path()) &&
+          has_image_extension(entry.path())) {
         files.push_back(entry.path());
       }
     }
-    if (files.empty()) fail("class folder {} has no .jpg, .jpeg or .png file", class_dirs[label].string());
+    if (files.empty())
+      fail("class folder {} has no .jpg, .jpeg or .png file", class_dirs[label].string());
     std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
       return a.filename().string() < b.filename().string();
     });
@@ -162,8 +169,8 @@ ImageSet decode_listing(const FolderListing& listing, int64_t image_size) {
   uint8_t* images = set.images.data_ptr<uint8_t>();
   const int64_t image_bytes = H * W * 3;
 
-  // Files are handed out in increasing order and a failure at index i only stops indices above i, so
-  // the error reported is that of the first bad file in listing order.
+  // Files are handed out in increasing order and a failure at index i only stops indices above i,
+  // so the error reported is that of the first bad file in listing order.
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> stop_at{N};
   std::mutex error_mutex;

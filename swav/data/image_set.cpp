@@ -29,15 +29,16 @@ ImageSet load_fashion_mnist(const fs::path& root, Split split) {
   }
   set.num_classes = 10;
   set.class_names = fashion_mnist_class_names();
-  set.description = fmt::format("fashion_mnist:{}/{} ({} x {}x{}x1)", root.string(), prefix, set.size(),
-                                set.height(), set.width());
+  set.description = fmt::format("fashion_mnist:{}/{} ({} x {}x{}x1)", root.string(), prefix,
+                                set.size(), set.height(), set.width());
   return set;
 }
 
 ImageSet load_cifar(const fs::path& root, Split split) {
   std::vector<std::string> paths;
   if (split == Split::kTrain) {
-    for (int i = 1; i <= 5; ++i) paths.push_back((root / fmt::format("data_batch_{}.bin", i)).string());
+    for (int i = 1; i <= 5; ++i)
+      paths.push_back((root / fmt::format("data_batch_{}.bin", i)).string());
   } else {
     paths.push_back((root / "test_batch.bin").string());
   }
@@ -50,8 +51,8 @@ ImageSet load_cifar(const fs::path& root, Split split) {
 }  // namespace
 
 const std::vector<std::string>& fashion_mnist_class_names() {
-  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress",
-                                                 "Coat",        "Sandal",  "Shirt",    "Sneaker",
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                 "Coat",        "Sandal",    "Shirt",    "Sneaker",
                                                  "Bag",         "Ankle boot"};
   return names;
 }
@@ -88,11 +89,13 @@ ImageSet load_split(const DataOptions& options, Split split) {
   const std::string& format = options.format;
   if (format == "synthetic") return take_balanced(make_synthetic(options, split), limit);
   if (format != "fashion_mnist" && format != "cifar_binary" && format != "image_folder") {
-    fail("data.format \"{}\" is not one of fashion_mnist, cifar_binary, image_folder, synthetic", format);
+    fail("data.format \"{}\" is not one of fashion_mnist, cifar_binary, image_folder, synthetic",
+         format);
   }
   if (options.root.empty()) fail("data.root must name the dataset folder for format {}", format);
   const fs::path root(options.root);
-  if (!fs::is_directory(root)) fail("data.root {} does not exist or is not a directory", root.string());
+  if (!fs::is_directory(root))
+    fail("data.root {} does not exist or is not a directory", root.string());
 
   ImageSet set;
   if (format == "fashion_mnist") {

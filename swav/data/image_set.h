@@ -42,9 +42,9 @@ ImageSet read_image_folder(const std::string& folder, int64_t image_size);
 ImageSet make_synthetic(const DataOptions& options, Split split);
 
 /// read_image_folder through the on-disk uint8 cache in `cache_dir` (empty = default_cache_dir()).
-/// The cache entry is keyed by the folder's absolute path, image_size and every image file's relative
-/// path, size and modification time, so any change to the folder misses. A corrupt or truncated entry
-/// is ignored with a warning on stderr and rebuilt; failing to write the cache only warns.
+/// The entry is keyed by the folder's absolute path, image_size and every image file's relative
+/// path, size and modification time, so any change to the folder misses. A corrupt or truncated
+/// entry is ignored with a warning on stderr and rebuilt; failing to write the cache only warns.
 /// `cache_hit`, when given, reports whether the images came from the cache.
 ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
                                   const std::string& cache_dir, bool* cache_hit = nullptr);

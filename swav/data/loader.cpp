@@ -13,11 +13,13 @@ namespace swav {
 
 std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint64_t seed,
                                  int64_t epoch, int64_t rank, int64_t world_size) {
-  TORCH_CHECK(dataset_size >= 0 && batch_size > 0 && world_size > 0 && rank >= 0 && rank < world_size,
-              "epoch_order: bad arguments");
+  TORCH_CHECK(
+      dataset_size >= 0 && batch_size > 0 && world_size > 0 && rank >= 0 && rank < world_size,
+      "epoch_order: bad arguments");
   std::vector<int64_t> order(dataset_size);
   std::iota(order.begin(), order.end(), 0);
-  data::Rng rng({static_cast<uint64_t>(data::Stream::kEpochOrder), seed, static_cast<uint64_t>(epoch)});
+  data::Rng rng(
+      {static_cast<uint64_t>(data::Stream::kEpochOrder), seed, static_cast<uint64_t>(epoch)});
   for (int64_t i = dataset_size - 1; i > 0; --i) {  // Fisher-Yates
     std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
   }
@@ -55,7 +57,8 @@ struct EpochLoader::State {
           changed.wait(lock, [&] { return stop || static_cast<int64_t>(ready.size()) < prefetch; });
           if (stop) break;
         }
-        std::vector<int64_t> idx(order.begin() + b * batch_size, order.begin() + (b + 1) * batch_size);
+        std::vector<int64_t> idx(order.begin() + b * batch_size,
+                                 order.begin() + (b + 1) * batch_size);
         Batch batch;
         batch.views = crops.make_views(set, idx, epoch);
         batch.indices = torch::tensor(idx, torch::kInt64);
@@ -100,7 +103,9 @@ EpochLoader::~EpochLoader() {
   state_->producer.join();  // at most the batch in progress is finished first
 }
 
-int64_t EpochLoader::num_batches() const { return state_->num_batches(); }
+int64_t EpochLoader::num_batches() const {
+  return state_->num_batches();
+}
 
 std::optional<Batch> EpochLoader::next() {
   std::unique_lock<std::mutex> lock(state_->mutex);

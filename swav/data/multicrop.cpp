@@ -19,14 +19,16 @@ using data::Rng;
 // Luma weights of ITU-R 601 (what PIL and torchvision use for grayscale).
 constexpr float kLumaR = 0.299f, kLumaG = 0.587f, kLumaB = 0.114f;
 
-inline float clamp01(float x) { return std::min(std::max(x, 0.0f), 1.0f); }
+inline float clamp01(float x) {
+  return std::min(std::max(x, 0.0f), 1.0f);
+}
 
 struct CropBox {
   int64_t top = 0, left = 0, height = 0, width = 0;
 };
 
-// Every random decision for one view, drawn up front in a fixed order so the stream position of each
-// draw never depends on earlier outcomes.
+// Every random decision for one view, drawn up front in a fixed order so the stream position of
+// each draw never depends on earlier outcomes.
 struct ViewPlan {
   CropBox box;
   bool flip = false;
@@ -77,7 +79,8 @@ double jitter_factor(Rng& rng, double strength) {
   return rng.uniform(std::max(0.0, 1.0 - strength), 1.0 + strength);
 }
 
-ViewPlan draw_plan(Rng& rng, int64_t H, int64_t W, const CropGroup& group, const AugmentOptions& o) {
+ViewPlan draw_plan(Rng& rng, int64_t H, int64_t W, const CropGroup& group,
+                   const AugmentOptions& o) {
   ViewPlan plan;
   plan.box = random_resized_crop(rng, H, W, group, o);
   plan.flip = rng.bernoulli(o.flip_prob);
@@ -103,7 +106,8 @@ void adjust_contrast(float* img, int64_t C, int64_t n, float f) {
   // Blend with the mean of the grayscale image (for one channel, the image itself).
   double sum = 0.0;
   if (C == 3) {
-    for (int64_t i = 0; i < n; ++i) sum += kLumaR * img[i] + kLumaG * img[n + i] + kLumaB * img[2 * n + i];
+    for (int64_t i = 0; i < n; ++i)
+      sum += kLumaR * img[i] + kLumaG * img[n + i] + kLumaB * img[2 * n + i];
   } else {
     for (int64_t i = 0; i < n; ++i) sum += img[i];
   }
@@ -151,12 +155,36 @@ void adjust_hue(float* img, int64_t C, int64_t n, float shift) {
     const float q = clamp01(v * (1.0f - s * frac));
     const float t = clamp01(v * (1.0f - s * (1.0f - frac)));
     switch (static_cast<int>(sector) % 6) {
-      case 0: r[i] = v; g[i] = t; b[i] = p; break;
-      case 1: r[i] = q; g[i] = v; b[i] = p; break;
-      case 2: r[i] = p; g[i] = v; b[i] = t; break;
-      case 3: r[i] = p; g[i] = q; b[i] = v; break;
-      case 4: r[i] = t; g[i] = p; b[i] = v; break;
-      default: r[i] = v; g[i] = p; b[i] = q; break;
+      case 0:
+        r[i] = v;
+        g[i] = t;
+        b[i] = p;
+        break;
+      case 1:
+        r[i] = q;
+        g[i] = v;
+        b[i] = p;
+        break;
+      case 2:
+        r[i] = p;
+        g[i] = v;
+        b[i] = t;
+        break;
+      case 3:
+        r[i] = p;
+        g[i] = q;
+        b[i] = v;
+        break;
+      case 4:
+        r[i] = t;
+        g[i] = p;
+        b[i] = v;
+        break;
+      default:
+        r[i] = v;
+        g[i] = p;
+        b[i] = q;
+        break;
     }
   }
 }
@@ -182,47 +210,50 @@ int64_t reflect_index(int64_t i, int64_t n) {
 struct Scratch {
   data::ResampleScratch resample;
   std::vector<float> kernel;
-  std::vector<int64_t> index;  // reflected source index for each padded position
-  std::vector<float> line;
+  std::vector<float> padded;  // one reflected row
+  std::vector<float> plane;   // one blurred plane
 };
 
-// Separable Gaussian blur of each S x S plane, radius ceil(3 sigma), reflected borders.
+// Separable Gaussian blur of each S x S plane, radius ceil(3 sigma), reflected borders. Both passes
+// run the tap loop outside the pixel loop so the inner loop is a contiguous multiply-add.
 void gaussian_blur(float* img, int64_t C, int64_t S, double sigma, Scratch& scratch) {
   const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * sigma)));
   const int64_t taps = 2 * radius + 1;
   scratch.kernel.resize(taps);
   double total = 0.0;
+  for (int64_t k = -radius; k <= radius; ++k)
+    total += std::exp(-0.5 * double(k * k) / (sigma * sigma));
   for (int64_t k = -radius; k <= radius; ++k) {
-    const double w = std::exp(-0.5 * static_cast<double>(k * k) / (sigma * sigma));
-    scratch.kernel[k + radius] = static_cast<float>(w);
-    total += w;
+    scratch.kernel[k + radius] =
+        static_cast<float>(std::exp(-0.5 * double(k * k) / (sigma * sigma)) / total);
   }
-  for (auto& w : scratch.kernel) w = static_cast<float>(w / total);
-  scratch.index.resize(S + 2 * radius);
-  for (int64_t p = 0; p < S + 2 * radius; ++p) scratch.index[p] = reflect_index(p - radius, S);
-  scratch.line.resize(S);
+  scratch.padded.resize(S + 2 * radius);
+  scratch.plane.resize(S * S);
   const float* kernel = scratch.kernel.data();
-  const int64_t* index = scratch.index.data();
-  float* line = scratch.line.data();
+  float* padded = scratch.padded.data();
+  float* tmp = scratch.plane.data();
 
   for (int64_t c = 0; c < C; ++c) {
     float* plane = img + c * S * S;
-    for (int64_t y = 0; y < S; ++y) {  // rows
-      float* row = plane + y * S;
-      for (int64_t x = 0; x < S; ++x) {
-        float acc = 0.0f;
-        for (int64_t k = 0; k < taps; ++k) acc += kernel[k] * row[index[x + k]];
-        line[x] = acc;
+    for (int64_t y = 0; y < S; ++y) {  // rows, into tmp
+      const float* row = plane + y * S;
+      for (int64_t p = 0; p < S + 2 * radius; ++p) padded[p] = row[reflect_index(p - radius, S)];
+      float* dst = tmp + y * S;
+      std::fill(dst, dst + S, 0.0f);
+      for (int64_t k = 0; k < taps; ++k) {
+        const float w = kernel[k];
+        const float* src = padded + k;
+        for (int64_t x = 0; x < S; ++x) dst[x] += w * src[x];
       }
-      std::copy(line, line + S, row);
     }
-    for (int64_t x = 0; x < S; ++x) {  // columns
-      for (int64_t y = 0; y < S; ++y) {
-        float acc = 0.0f;
-        for (int64_t k = 0; k < taps; ++k) acc += kernel[k] * plane[index[y + k] * S + x];
-        line[y] = acc;
+    for (int64_t y = 0; y < S; ++y) {  // columns, from tmp back into the plane
+      float* dst = plane + y * S;
+      std::fill(dst, dst + S, 0.0f);
+      for (int64_t k = 0; k < taps; ++k) {
+        const float w = kernel[k];
+        const float* src = tmp + reflect_index(y + k - radius, S) * S;
+        for (int64_t x = 0; x < S; ++x) dst[x] += w * src[x];
       }
-      for (int64_t y = 0; y < S; ++y) plane[y * S + x] = line[y];
     }
   }
 }
@@ -231,8 +262,10 @@ void check_normalisation(const std::vector<double>& mean, const std::vector<doub
                          int64_t channels) {
   auto fits = [&](size_t n) { return n == 1 || static_cast<int64_t>(n) == channels; };
   if (!fits(mean.size()) || !fits(std.size())) {
-    fail("augment.mean and augment.std must have 1 or {} values for {}-channel images (got {} and {})",
-         channels, channels, mean.size(), std.size());
+    fail(
+        "augment.mean and augment.std must have 1 or {} values for {}-channel images (got {} and "
+        "{})",
+        channels, channels, mean.size(), std.size());
   }
   for (double s : std) {
     if (!(s > 0.0)) fail("augment.std values must be positive (got {})", s);
@@ -249,12 +282,14 @@ const CropGroup& group_of(const AugmentOptions& o, int64_t crop) {
 
 }  // namespace
 
-MultiCrop::MultiCrop(AugmentOptions options, uint64_t seed) : options_(std::move(options)), seed_(seed) {
+MultiCrop::MultiCrop(AugmentOptions options, uint64_t seed)
+    : options_(std::move(options)), seed_(seed) {
   const auto& o = options_;
   if (o.crops.empty()) fail("augment.crops must list at least one crop group");
   for (const auto& g : o.crops) {
     if (g.size < 1 || g.count < 1) {
-      fail("augment.crops: size and count must be positive (got size {}, count {})", g.size, g.count);
+      fail("augment.crops: size and count must be positive (got size {}, count {})", g.size,
+           g.count);
     }
     if (!(g.min_scale > 0.0 && g.min_scale <= g.max_scale && g.max_scale <= 1.0)) {
       fail("augment.crops: need 0 < min_scale <= max_scale <= 1 (got {}, {})", g.min_scale,
@@ -309,9 +344,12 @@ void render_view(const AugmentOptions& o, uint64_t seed, const uint8_t* image, i
   // rounding; the jitter ops clamp their own results.
   if (plan.jitter) {
     for (int op : plan.order) {
-      if (op == 0 && o.brightness > 0.0) adjust_brightness(out, C, n, static_cast<float>(plan.brightness));
-      if (op == 1 && o.contrast > 0.0) adjust_contrast(out, C, n, static_cast<float>(plan.contrast));
-      if (op == 2 && o.saturation > 0.0) adjust_saturation(out, C, n, static_cast<float>(plan.saturation));
+      if (op == 0 && o.brightness > 0.0)
+        adjust_brightness(out, C, n, static_cast<float>(plan.brightness));
+      if (op == 1 && o.contrast > 0.0)
+        adjust_contrast(out, C, n, static_cast<float>(plan.contrast));
+      if (op == 2 && o.saturation > 0.0)
+        adjust_saturation(out, C, n, static_cast<float>(plan.saturation));
       if (op == 3 && o.hue > 0.0) adjust_hue(out, C, n, static_cast<float>(plan.hue));
     }
   }
@@ -359,7 +397,8 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
   const int64_t N = set.size(), H = set.height(), W = set.width(), C = set.channels();
   check_normalisation(options_.mean, options_.std, C);
   const auto B = static_cast<int64_t>(indices.size());
-  for (int64_t index : indices) TORCH_CHECK(index >= 0 && index < N, "sample index ", index, " out of range");
+  for (int64_t index : indices)
+    TORCH_CHECK(index >= 0 && index < N, "sample index ", index, " out of range");
 
   const std::vector<int64_t> sizes = crop_sizes();
   const auto K = static_cast<int64_t>(sizes.size());
@@ -396,7 +435,8 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
       next.store(tasks);
     }
   };
-  const int64_t threads = std::clamp<int64_t>(options_.workers, 1, std::max<int64_t>(1, tasks / kChunk));
+  const int64_t threads =
+      std::clamp<int64_t>(options_.workers, 1, std::max<int64_t>(1, tasks / kChunk));
   std::vector<std::thread> pool;
   for (int64_t i = 1; i < threads; ++i) pool.emplace_back(work);
   work();  // the calling thread is one of the workers
@@ -405,8 +445,8 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
   return views;
 }
 
-torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc, const std::vector<double>& mean,
-                               const std::vector<double>& std) {
+torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc,
+                               const std::vector<double>& mean, const std::vector<double>& std) {
   TORCH_CHECK(images_uint8_nhwc.dim() == 4 && images_uint8_nhwc.scalar_type() == torch::kUInt8,
               "normalize_images expects uint8 [N, H, W, C]");
   const int64_t C = images_uint8_nhwc.size(3);

@@ -38,8 +38,9 @@ void compute_taps(int64_t in_size, int64_t out_size, bool mirror, Taps& taps) {
 }
 
 void resample_box_to_planar(const uint8_t* image, int64_t width, int64_t channels, int64_t top,
-                            int64_t left, int64_t box_h, int64_t box_w, int64_t out_h, int64_t out_w,
-                            bool mirror, float value_scale, float* out, ResampleScratch& scratch) {
+                            int64_t left, int64_t box_h, int64_t box_w, int64_t out_h,
+                            int64_t out_w, bool mirror, float value_scale, float* out,
+                            ResampleScratch& scratch) {
   compute_taps(box_w, out_w, mirror, scratch.cols);
   compute_taps(box_h, out_h, false, scratch.rows);
   const Taps& cols = scratch.cols;

@@ -17,8 +17,8 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-/// Hashes an ordered list of words into one 64-bit key (each step is a bijection of the word given the
-/// running hash, so keys differing in one word never collide).
+/// Hashes an ordered list of words into one 64-bit key (each step is a bijection of the word given
+/// the running hash, so keys differing in one word never collide).
 inline uint64_t hash_words(std::initializer_list<uint64_t> words) {
   uint64_t h = 0x6A09E667F3BCC908ull;
   for (uint64_t w : words) h = mix64(h + 0x9E3779B97F4A7C15ull + w) ^ (h >> 7);

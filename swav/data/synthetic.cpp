@@ -1,11 +1,11 @@
 // A synthetic set of known classes for fast tests and smoke runs.
 //
-// Class k has its own colour (hue k/K; for one channel, a gray level) and its own grating orientation
-// (k * 180/K degrees, jittered by up to a third of the spacing). Each sample draws a random grating
-// phase and frequency, envelope position and width, brightness and pixel noise, and with probability kDistractorProb borrows the colour of a random
-// class: colour alone then misleads about one sample in five, while the orientation never does. Raw
-// pixel kNN therefore does far better than chance but is not perfect; a network that learns
-// orientation can beat it.
+// Class k has its own colour (hue k/K; for one channel, a gray level) and its own grating
+// orientation (k * 180/K degrees, jittered by up to a third of the spacing). Each sample draws a
+// random grating phase and frequency, envelope position and width, brightness and pixel noise, and
+// with probability kDistractorProb borrows the colour of a random class: colour alone then misleads
+// about one sample in five, while the orientation never does. Raw pixel kNN therefore does far
+// better than chance but is not perfect; a network that learns orientation can beat it.
 #include <cmath>
 
 #include "swav/data/image_set.h"
@@ -26,18 +26,25 @@ std::array<double, 3> hue_to_rgb(double h, double s, double v) {
   const double f = h6 - std::floor(h6);
   const double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
   switch (sector) {
-    case 0: return {v, t, p};
-    case 1: return {q, v, p};
-    case 2: return {p, v, t};
-    case 3: return {p, q, v};
-    case 4: return {t, p, v};
-    default: return {v, p, q};
+    case 0:
+      return {v, t, p};
+    case 1:
+      return {q, v, p};
+    case 2:
+      return {p, v, t};
+    case 3:
+      return {p, q, v};
+    case 4:
+      return {t, p, v};
+    default:
+      return {v, p, q};
   }
 }
 
 std::array<double, 3> class_colour(int64_t k, int64_t K, int64_t channels) {
   if (channels == 1) {
-    const double level = K > 1 ? 0.3 + 0.5 * static_cast<double>(k) / static_cast<double>(K - 1) : 0.5;
+    const double level =
+        K > 1 ? 0.3 + 0.5 * static_cast<double>(k) / static_cast<double>(K - 1) : 0.5;
     return {level, level, level};
   }
   return hue_to_rgb(static_cast<double>(k) / static_cast<double>(K), 0.75, 0.9);
@@ -67,8 +74,9 @@ ImageSet make_synthetic(const DataOptions& options, Split split) {
   for (int64_t i = 0; i < N; ++i) {
     const int64_t k = i % K;  // classes interleaved, so every prefix is balanced
     labels[i] = k;
-    data::Rng rng({static_cast<uint64_t>(data::Stream::kSynthetic), split_id, static_cast<uint64_t>(K),
-                   static_cast<uint64_t>(S), static_cast<uint64_t>(C), static_cast<uint64_t>(i)});
+    data::Rng rng({static_cast<uint64_t>(data::Stream::kSynthetic), split_id,
+                   static_cast<uint64_t>(K), static_cast<uint64_t>(S), static_cast<uint64_t>(C),
+                   static_cast<uint64_t>(i)});
     const int64_t colour_class =
         rng.bernoulli(kDistractorProb) ? static_cast<int64_t>(rng.below(K)) : k;
     const auto colour = class_colour(colour_class, K, C);
@@ -90,15 +98,16 @@ ImageSet make_synthetic(const DataOptions& options, Split split) {
         const double shade = brightness * (0.55 + 0.45 * envelope * grating);
         for (int64_t c = 0; c < C; ++c) {
           const double v = colour[c] * shade + 0.08 * rng.normal();
-          img[(y * S + x) * C + c] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
+          img[(y * S + x) * C + c] =
+              static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
         }
       }
     }
   }
   set.num_classes = K;
   for (int64_t k = 0; k < K; ++k) set.class_names.push_back(fmt::format("class_{}", k));
-  set.description = fmt::format("synthetic:{} ({} x {}x{}x{})", split == Split::kTrain ? "train" : "test",
-                                N, S, S, C);
+  set.description = fmt::format("synthetic:{} ({} x {}x{}x{})",
+                                split == Split::kTrain ? "train" : "test", N, S, S, C);
   return set;
 }
 

@@ -68,7 +68,8 @@ TEST_CASE("image folder resizing and size checks", "[data]") {
   Folder f;
   populate(f);
   swav::test::write_png(f.dir.str("train/cat/e.png"), smooth_image(20, 16, 5));
-  CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }), Contains("e.png") && Contains("image_size"));
+  CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }),
+             Contains("e.png") && Contains("image_size"));
   auto set = swav::read_image_folder(f.root(), 8);
   CHECK(set.images.sizes() == torch::IntArrayRef({5, 8, 8, 3}));
   // Resizing a PNG agrees with torch's antialiased bilinear interpolation (to rounding).
@@ -88,21 +89,26 @@ TEST_CASE("corrupt images and bad folders raise errors naming the file", "[data]
   populate(f);
   SECTION("garbage after a JPEG signature") {
     std::ofstream(f.dir.str("train/cat/z.jpg"), std::ios::binary) << "\xFF\xD8\xFF garbage garbage";
-    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }), Contains("z.jpg"));
+    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }),
+               Contains("z.jpg"));
   }
   SECTION("truncated JPEG") {
     swav::test::write_jpeg(f.dir.str("train/cat/t.jpg"), smooth_image(12, 10, 7));
     fs::resize_file(f.dir.str("train/cat/t.jpg"), fs::file_size(f.dir.str("train/cat/t.jpg")) / 2);
-    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }), Contains("t.jpg"));
+    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }),
+               Contains("t.jpg"));
   }
   SECTION("not an image at all") {
     std::ofstream(f.dir.str("train/bird/x.png")) << "plain text";
-    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }), Contains("x.png"));
+    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }),
+               Contains("x.png"));
   }
   SECTION("missing folder and empty class") {
-    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.dir.str("val"), 0); }), Contains("val"));
+    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.dir.str("val"), 0); }),
+               Contains("val"));
     fs::create_directories(f.dir.path() / "train" / "dog");
-    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }), Contains("dog"));
+    CHECK_THAT(swav::test::user_error([&] { swav::read_image_folder(f.root(), 0); }),
+               Contains("dog"));
   }
 }
 
@@ -126,7 +132,12 @@ TEST_CASE("image folder cache hits, invalidates on change and survives corruptio
   swav::read_image_folder_cached(f.root(), 5, cache.str(), &hit);
   CHECK_FALSE(hit);
 
-  // Touching a file (new mtime) misses; changing its content changes the result.
+  // Touching a file (same content, new mtime) misses; changing its content changes the result.
+  const std::string touched = f.dir.str("train/bird/a.jpg");
+  fs::last_write_time(touched, fs::last_write_time(touched) + std::chrono::seconds(3));
+  auto after_touch = swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
+  CHECK_FALSE(hit);
+  CHECK(torch::equal(after_touch.images, first.images));
   const std::string changed = f.dir.str("train/cat/c.png");
   swav::test::write_png(changed, smooth_image(12, 10, 9));
   fs::last_write_time(changed, fs::last_write_time(changed) + std::chrono::seconds(5));
@@ -176,5 +187,6 @@ TEST_CASE("load_split reads image folders through the cache", "[data]") {
   CHECK(torch::equal(set.labels, torch::tensor({0, 1}, torch::kInt64)));
   CHECK(!fs::is_empty(cache.path()));
   options.test_split = "val";
-  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTest); }), Contains("val"));
+  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTest); }),
+             Contains("val"));
 }

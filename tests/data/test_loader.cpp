@@ -56,7 +56,8 @@ TEST_CASE("EpochLoader yields the epoch's order with matching labels and views",
     REQUIRE(batch->views.size() == 4);
     CHECK(batch->views[2].sizes() == torch::IntArrayRef({8, 1, 6, 6}));
     CHECK(torch::equal(batch->labels, set.labels.index_select(0, batch->indices)));
-    std::vector<int64_t> idx(batch->indices.data_ptr<int64_t>(), batch->indices.data_ptr<int64_t>() + 8);
+    std::vector<int64_t> idx(batch->indices.data_ptr<int64_t>(),
+                             batch->indices.data_ptr<int64_t>() + 8);
     auto expected = crops.make_views(set, idx, 2);
     for (size_t k = 0; k < 4; ++k) CHECK(torch::equal(batch->views[k], expected[k]));
     seen.insert(seen.end(), idx.begin(), idx.end());
@@ -78,9 +79,7 @@ TEST_CASE("EpochLoader rethrows errors from the producer", "[data]") {
 TEST_CASE("EpochLoader shuts down cleanly mid-epoch", "[data]") {
   auto set = small_set(50);
   swav::MultiCrop crops(small_crops(), 1);
-  {
-    swav::EpochLoader untouched(set, crops, 10, 1, 0, 1);
-  }
+  { swav::EpochLoader untouched(set, crops, 10, 1, 0, 1); }
   swav::EpochLoader loader(set, crops, 10, 1, 0, 1);
   REQUIRE(loader.next().has_value());
   REQUIRE(loader.next().has_value());

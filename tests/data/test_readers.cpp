@@ -19,7 +19,8 @@ torch::Tensor random_bytes(std::vector<int64_t> shape, int64_t seed) {
 }
 
 // Writes a 7-image IDX pair and returns its images.
-torch::Tensor write_idx_pair(const TempDir& dir, const std::string& images, const std::string& labels) {
+torch::Tensor write_idx_pair(const TempDir& dir, const std::string& images,
+                             const std::string& labels) {
   auto pixels = random_bytes({7, 5, 4}, 1);
   swav::test::write_maybe_gz(dir.str(images), swav::test::idx_images(pixels));
   swav::test::write_maybe_gz(dir.str(labels), swav::test::idx_labels({0, 1, 2, 0, 1, 2, 3}));
@@ -51,32 +52,46 @@ TEST_CASE("IDX errors name the file and the problem", "[data]") {
   SECTION("truncated pixels") {
     image_bytes.resize(image_bytes.size() - 10);
     swav::test::write_maybe_gz(dir.str("short.gz"), image_bytes);
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("short.gz"), dir.str("labels.gz")); }), Contains("short.gz") && Contains("truncated"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("short.gz"), dir.str("labels.gz")); }),
+               Contains("short.gz") && Contains("truncated"));
   }
   SECTION("truncated header") {
     image_bytes.resize(6);
     swav::test::write_maybe_gz(dir.str("stub"), image_bytes);
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("stub"), dir.str("labels.gz")); }), Contains("stub") && Contains("truncated"));
+    CHECK_THAT(
+        swav::test::user_error([&] { swav::read_idx_pair(dir.str("stub"), dir.str("labels.gz")); }),
+        Contains("stub") && Contains("truncated"));
   }
   SECTION("bad magic") {
     image_bytes[3] = 0x01;
     swav::test::write_maybe_gz(dir.str("magic.gz"), image_bytes);
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("magic.gz"), dir.str("labels.gz")); }), Contains("magic.gz") && Contains("magic"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("magic.gz"), dir.str("labels.gz")); }),
+               Contains("magic.gz") && Contains("magic"));
     // Labels and images swapped: the label file fails the image magic.
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("labels.gz"), dir.str("labels.gz")); }), Contains("labels.gz") && Contains("magic"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("labels.gz"), dir.str("labels.gz")); }),
+               Contains("labels.gz") && Contains("magic"));
   }
   SECTION("image and label counts differ") {
     swav::test::write_maybe_gz(dir.str("images.gz"), image_bytes);
     swav::test::write_maybe_gz(dir.str("six.gz"), swav::test::idx_labels({0, 1, 2, 0, 1, 2}));
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("images.gz"), dir.str("six.gz")); }), Contains("images.gz") && Contains("six.gz"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("images.gz"), dir.str("six.gz")); }),
+               Contains("images.gz") && Contains("six.gz"));
   }
   SECTION("trailing data") {
     image_bytes.push_back(0);
     swav::test::write_maybe_gz(dir.str("long.gz"), image_bytes);
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("long.gz"), dir.str("labels.gz")); }), Contains("long.gz"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("long.gz"), dir.str("labels.gz")); }),
+               Contains("long.gz"));
   }
   SECTION("missing file") {
-    CHECK_THAT(swav::test::user_error([&] { swav::read_idx_pair(dir.str("absent.gz"), dir.str("labels.gz")); }), Contains("absent.gz"));
+    CHECK_THAT(swav::test::user_error(
+                   [&] { swav::read_idx_pair(dir.str("absent.gz"), dir.str("labels.gz")); }),
+               Contains("absent.gz"));
   }
 }
 
@@ -104,19 +119,23 @@ TEST_CASE("CIFAR binary round trip and size check", "[data]") {
 
   bytes.pop_back();
   swav::test::write_maybe_gz(dir.str("bad.bin"), bytes);
-  CHECK_THAT(swav::test::user_error([&] { swav::read_cifar_binary({dir.str("bad.bin")}); }), Contains("bad.bin") && Contains("3073"));
+  CHECK_THAT(swav::test::user_error([&] { swav::read_cifar_binary({dir.str("bad.bin")}); }),
+             Contains("bad.bin") && Contains("3073"));
 }
 
 TEST_CASE("load_split rejects unknown formats and missing roots", "[data]") {
   swav::DataOptions options;
   options.format = "mnist";
-  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }), Contains("mnist") && Contains("fashion_mnist") && Contains("synthetic"));
+  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }),
+             Contains("mnist") && Contains("fashion_mnist") && Contains("synthetic"));
   options.format = "fashion_mnist";
   options.root = "/nonexistent/fmnist";
-  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }), Contains("/nonexistent/fmnist"));
+  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }),
+             Contains("/nonexistent/fmnist"));
   TempDir dir;
   options.root = dir.str();
-  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }), Contains("train-images-idx3-ubyte"));
+  CHECK_THAT(swav::test::user_error([&] { swav::load_split(options, swav::Split::kTrain); }),
+             Contains("train-images-idx3-ubyte"));
 }
 
 TEST_CASE("take_balanced keeps a round-robin prefix in order", "[data]") {
@@ -155,8 +174,11 @@ TEST_CASE("synthetic data is deterministic, balanced and learnable from pixels",
       return f - f.mean(1, true);
     };
     auto nearest = torch::cdist(flat(test.images), flat(train.images)).argmin(1);
-    const double accuracy =
-        train.labels.index_select(0, nearest).eq(test.labels).to(torch::kFloat64).mean().item<double>();
+    const double accuracy = train.labels.index_select(0, nearest)
+                                .eq(test.labels)
+                                .to(torch::kFloat64)
+                                .mean()
+                                .item<double>();
     INFO("channels " << channels << ": raw-pixel 1-NN accuracy " << accuracy);
     CHECK(accuracy > 0.3);
     CHECK(accuracy < 0.99);

@@ -16,7 +16,8 @@
 namespace swav::test {
 
 inline void put_be32(std::vector<unsigned char>& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<unsigned char>(v >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<unsigned char>(v >> shift));
 }
 
 /// Writes bytes with gzip (path ending in .gz) or plainly.
@@ -28,7 +29,8 @@ inline void write_maybe_gz(const std::string& path, const std::vector<unsigned c
     gzclose(f);
   } else {
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
   }
 }
 
@@ -71,9 +73,9 @@ inline void write_jpeg(const std::string& path, const torch::Tensor& image_hwc, 
   tjhandle handle = tjInitCompress();
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
-  const int rc = tjCompress2(handle, t.data_ptr<uint8_t>(), static_cast<int>(t.size(1)), 0,
-                             static_cast<int>(t.size(0)), TJPF_RGB, &buffer, &size, TJSAMP_444,
-                             quality, 0);
+  const int rc =
+      tjCompress2(handle, t.data_ptr<uint8_t>(), static_cast<int>(t.size(1)), 0,
+                  static_cast<int>(t.size(0)), TJPF_RGB, &buffer, &size, TJSAMP_444, quality, 0);
   if (rc != 0) throw std::runtime_error("tjCompress2 failed");
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(buffer), size);
   tjFree(buffer);
@@ -84,8 +86,8 @@ inline void write_jpeg(const std::string& path, const torch::Tensor& image_hwc, 
 
 namespace swav::test {
 
-/// The message of the swav::UserError that `f` throws, or a note that it threw none (other exception
-/// types propagate and fail the test).
+/// The message of the swav::UserError that `f` throws, or a note that it threw none (other
+/// exception types propagate and fail the test).
 template <typename F>
 std::string user_error(F&& f) {
   try {
