@@ -41,6 +41,20 @@ ImageSet read_cifar_binary(const std::vector<std::string>& batch_paths);
 ImageSet read_image_folder(const std::string& folder, int64_t image_size);
 ImageSet make_synthetic(const DataOptions& options, Split split);
 
+/// read_image_folder through the on-disk uint8 cache in `cache_dir` (empty = default_cache_dir()).
+/// The entry is keyed by the folder's absolute path, image_size and every image file's relative
+/// path, size and modification time, so any change to the folder misses. A corrupt or truncated
+/// entry is ignored with a warning on stderr and rebuilt; failing to write the cache only warns.
+/// `cache_hit`, when given, reports whether the images came from the cache.
+ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
+                                  const std::string& cache_dir, bool* cache_hit = nullptr);
+
+/// $XDG_CACHE_HOME/swav-bench/data, or ~/.cache/swav-bench/data when XDG_CACHE_HOME is unset.
+std::string default_cache_dir();
+
+/// The ten Fashion-MNIST class names, in label order.
+const std::vector<std::string>& fashion_mnist_class_names();
+
 /// Decodes one JPEG or PNG file into uint8 [H, W, 3] (grayscale and alpha converted to RGB).
 torch::Tensor decode_image_file(const std::string& path);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "swav/data/image_set.h"
@@ -21,6 +22,8 @@ struct Batch {
 /// Iterates one epoch in a shuffled order fixed by (seed, epoch); drops the last partial batch.
 /// Batches are produced by a background thread (which uses MultiCrop's workers) `prefetch` ahead.
 /// For multi-process runs, `rank`/`world_size` take a disjoint share of each epoch's permutation.
+/// The ImageSet and MultiCrop are referenced, not copied: they must outlive the loader. Destroying
+/// the loader mid-epoch stops the producer after the batch it is preparing.
 class EpochLoader {
  public:
   EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size, uint64_t seed,
@@ -40,7 +43,8 @@ class EpochLoader {
 };
 
 /// The epoch's sample order (for this rank), as EpochLoader uses it: a permutation fixed by
-/// (seed, epoch), truncated to a multiple of batch_size * world_size, then split by rank.
+/// (seed, epoch), truncated to a multiple of batch_size * world_size, then split by rank: rank r
+/// takes the r-th contiguous block of len / world_size entries.
 std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint64_t seed,
                                  int64_t epoch, int64_t rank = 0, int64_t world_size = 1);
 

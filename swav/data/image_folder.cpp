@@ -1,0 +1,228 @@
+// Image folders: JPEG (libturbojpeg) and PNG (libpng's simplified API) decoding, in parallel.
+#include <png.h>
+#include <turbojpeg.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "swav/data/folder_listing.h"
+#include "swav/data/resample.h"
+#include "swav/util/error.h"
+
+namespace swav {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<unsigned char> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) fail("cannot open {}", path);
+  const std::streamsize size = in.tellg();
+  std::vector<unsigned char> bytes(static_cast<size_t>(std::max<std::streamsize>(size, 0)));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    fail("cannot read {}", path);
+  return bytes;
+}
+
+torch::Tensor decode_jpeg(const std::string& path, const std::vector<unsigned char>& bytes) {
+  tjhandle handle = tjInitDecompress();
+  if (handle == nullptr) fail("{}: cannot initialise the JPEG decoder", path);
+  struct Closer {
+    tjhandle h;
+    ~Closer() { tjDestroy(h); }
+  } closer{handle};
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  auto* data = const_cast<unsigned char*>(bytes.data());
+  const auto size = static_cast<unsigned long>(bytes.size());
+  if (tjDecompressHeader3(handle, data, size, &width, &height, &subsampling, &colorspace) != 0) {
+    fail("{}: corrupt JPEG ({})", path, tjGetErrorStr2(handle));
+  }
+  if (width < 1 || height < 1) fail("{}: JPEG has an empty image", path);
+  auto image = torch::empty({height, width, 3}, torch::kUInt8);
+  // Warnings (e.g. a truncated stream) fail too: a half-gray image would be silently wrong data.
+  if (tjDecompress2(handle, data, size, image.data_ptr<uint8_t>(), width, 0, height, TJPF_RGB, 0) !=
+      0) {
+    fail("{}: corrupt JPEG ({})", path, tjGetErrorStr2(handle));
+  }
+  return image;
+}
+
+torch::Tensor decode_png(const std::string& path, const std::vector<unsigned char>& bytes) {
+  png_image png;
+  std::memset(&png, 0, sizeof(png));
+  png.version = PNG_IMAGE_VERSION;
+  if (png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()) == 0) {
+    fail("{}: corrupt PNG ({})", path, png.message);
+  }
+  png.format = PNG_FORMAT_RGB;  // gray expands to RGB; alpha is composited onto black
+  auto image = torch::empty({static_cast<int64_t>(png.height), static_cast<int64_t>(png.width), 3},
+                            torch::kUInt8);
+  const png_color black{0, 0, 0};
+  if (png_image_finish_read(&png, &black, image.data_ptr<uint8_t>(), 0, nullptr) == 0) {
+    const std::string message = png.message;
+    png_image_free(&png);
+    fail("{}: corrupt PNG ({})", path, message);
+  }
+  return image;
+}
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+bool is_hidden(const fs::path& path) {
+  return path.filename().string().rfind('.', 0) == 0;
+}
+
+int decode_threads() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<unsigned>(hw, 1, 8));
+}
+
+// Antialiased bilinear resize of a uint8 [h, w, C] image to [side, side, C].
+void resize_into(const torch::Tensor& image, int64_t side, uint8_t* out,
+                 data::ResampleScratch& scratch, std::vector<float>& planar) {
+  const int64_t h = image.size(0), w = image.size(1), C = image.size(2);
+  planar.resize(C * side * side);
+  data::resample_box_to_planar(image.data_ptr<uint8_t>(), w, C, 0, 0, h, w, side, side, false, 1.0f,
+                               planar.data(), scratch);
+  for (int64_t p = 0; p < side * side; ++p) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = std::nearbyint(planar[c * side * side + p]);
+      out[p * C + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
+    }
+  }
+}
+
+}  // namespace
+
+torch::Tensor decode_image_file(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  static const unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) {
+    return decode_png(path, bytes);
+  }
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
+    return decode_jpeg(path, bytes);
+  }
+  fail("{}: not a JPEG or PNG file (unrecognised signature)", path);
+}
+
+namespace data {
+
+FolderListing list_image_folder(const std::string& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    fail("image folder {} does not exist or is not a directory", folder);
+  FolderListing listing;
+  listing.folder = fs::absolute(folder).lexically_normal();
+  std::vector<fs::path> class_dirs;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (entry.is_directory() && !is_hidden(entry.path())) class_dirs.push_back(entry.path());
+  }
+  std::sort(class_dirs.begin(), class_dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
+  if (class_dirs.empty()) fail("image folder {} has no class sub-folders", folder);
+  for (size_t label = 0; label < class_dirs.size(); ++label) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(class_dirs[label])) {
+      if (entry.is_regular_file() && !is_hidden(entry.path()) &&
+          has_image_extension(entry.path())) {
+        files.push_back(entry.path());
+      }
+    }
+    if (files.empty())
+      fail("class folder {} has no .jpg, .jpeg or .png file", class_dirs[label].string());
+    std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+      return a.filename().string() < b.filename().string();
+    });
+    listing.class_names.push_back(class_dirs[label].filename().string());
+    for (auto& f : files) {
+      listing.files.push_back(std::move(f));
+      listing.labels.push_back(static_cast<int64_t>(label));
+    }
+  }
+  return listing;
+}
+
+ImageSet decode_listing(const FolderListing& listing, int64_t image_size) {
+  const auto N = static_cast<int64_t>(listing.files.size());
+  int64_t H = image_size, W = image_size;
+  torch::Tensor first;
+  if (image_size <= 0) {
+    first = decode_image_file(listing.files[0].string());
+    H = first.size(0);
+    W = first.size(1);
+  }
+  ImageSet set;
+  set.images = torch::empty({N, H, W, 3}, torch::kUInt8);
+  uint8_t* images = set.images.data_ptr<uint8_t>();
+  const int64_t image_bytes = H * W * 3;
+
+  // Files are handed out in increasing order and a failure at index i only stops indices above i,
+  // so the error reported is that of the first bad file in listing order.
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> stop_at{N};
+  std::mutex error_mutex;
+  int64_t error_index = N;
+  std::exception_ptr error;
+  auto work = [&] {
+    data::ResampleScratch scratch;
+    std::vector<float> planar;
+    for (;;) {
+      const int64_t i = next.fetch_add(1);
+      if (i >= stop_at.load()) break;
+      const std::string path = listing.files[i].string();
+      try {
+        const torch::Tensor image = (i == 0 && first.defined()) ? first : decode_image_file(path);
+        if (image_size > 0) {
+          resize_into(image, image_size, images + i * image_bytes, scratch, planar);
+        } else if (image.size(0) != H || image.size(1) != W) {
+          fail("{} is {}x{} but {} is {}x{}; set data.image_size to resize every image", path,
+               image.size(1), image.size(0), listing.files[0].string(), W, H);
+        } else {
+          std::memcpy(images + i * image_bytes, image.data_ptr<uint8_t>(), image_bytes);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (i < error_index) {
+          error_index = i;
+          error = std::current_exception();
+        }
+        int64_t current = stop_at.load();
+        while (i < current && !stop_at.compare_exchange_weak(current, i)) {
+        }
+      }
+    }
+  };
+  const int threads = static_cast<int>(std::min<int64_t>(decode_threads(), N));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+
+  set.labels = torch::tensor(listing.labels, torch::kInt64);
+  set.num_classes = static_cast<int64_t>(listing.class_names.size());
+  set.class_names = listing.class_names;
+  set.description = fmt::format("image_folder:{} ({} x {}x{}x3)", listing.folder.string(), N, H, W);
+  return set;
+}
+
+}  // namespace data
+
+ImageSet read_image_folder(const std::string& folder, int64_t image_size) {
+  return data::decode_listing(data::list_image_folder(folder), image_size);
+}
+
+}  // namespace swav

@@ -1,0 +1,39 @@
+// Antialiased bilinear resampling of uint8 channels-last images (internal to swav/data).
+//
+// The filter is the triangle ("bilinear") filter of PIL and of torch's interpolate(antialias=true):
+// when shrinking by a factor s its support widens to s input pixels so every input pixel
+// contributes; when enlarging it is plain bilinear with half-pixel centres (align_corners=false).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace swav::data {
+
+/// Per output index: the first input index and the normalised weights of its window.
+struct Taps {
+  int64_t out_size = 0;
+  int64_t max_taps = 0;        // window length (weights are zero-padded to it)
+  std::vector<int64_t> first;  // [out_size]
+  std::vector<int64_t> count;  // [out_size]
+  std::vector<float> weights;  // [out_size * max_taps]
+};
+
+/// Taps mapping `in_size` input pixels onto `out_size` outputs; `mirror` reverses the output order
+/// (a horizontal flip folded into the resampling).
+void compute_taps(int64_t in_size, int64_t out_size, bool mirror, Taps& taps);
+
+/// Reusable buffers, one per thread.
+struct ResampleScratch {
+  Taps rows, cols;
+  std::vector<float> tmp;
+};
+
+/// Resamples the box (top, left, box_h, box_w) of a channels-last uint8 image (height rows of
+/// `width` pixels, `channels` each) to out_h x out_w and writes it channels-first (planar) as
+/// float, each value multiplied by `value_scale`. `mirror` flips horizontally.
+void resample_box_to_planar(const uint8_t* image, int64_t width, int64_t channels, int64_t top,
+                            int64_t left, int64_t box_h, int64_t box_w, int64_t out_h,
+                            int64_t out_w, bool mirror, float value_scale, float* out,
+                            ResampleScratch& scratch);
+
+}  // namespace swav::data
