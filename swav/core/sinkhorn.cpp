@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace swav {
@@ -26,17 +27,78 @@ torch::Tensor global_max(const torch::Tensor& scores, Collective& collective) {
   return collective.all_gather_cat(local).max();
 }
 
-// sum_k q[k] * a[k] with eight independent accumulators, so the compiler can vectorise it (a
-// single float accumulator is a serial dependency chain that it may not reorder).
-float scaled_row_sum(const float* q, const float* a, int64_t K) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += q[k + j] * a[k + j];
+// The CPU kernels below are plain loops the compiler vectorises; on x86-64 they are also built for
+// AVX2 and picked at load time (target_clones), since the default build targets SSE2 only.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SWAV_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SWAV_VECTOR_CLONES
+#endif
+
+// exp(x) for x <= 0 in a form that vectorises (std::exp is a scalar libm call, and the exp pass is
+// most of the fused run time). x = n ln2 + r with |r| <= ln2 / 2; e^r by its degree-7 Taylor
+// polynomial (truncation error < 1e-8 relative, below float rounding); 2^n applied as two normal
+// powers of two so results in the subnormal range round like libm's instead of flushing to zero.
+inline float exp_nonpositive(float x) {
+  // Clamp to [-104, 0] (e^-104 is below the smallest subnormal float: the result is 0). Done on the
+  // bit pattern, where a larger int32 is a more negative float, with a mask rather than a select:
+  // GCC turns a float comparison or a ternary into a branch here, which blocks vectorisation.
+  const int32_t bits = __builtin_bit_cast(int32_t, x), low = __builtin_bit_cast(int32_t, -104.0f);
+  const int32_t clamp = -static_cast<int32_t>((bits > low) & (bits < 0));  // all ones: clamp
+  x = __builtin_bit_cast(float, (bits & ~clamp) | (low & clamp));
+  const float round = 12582912.0f;  // 1.5 * 2^23: adding it rounds to the nearest integer
+  const float n = (x * 1.44269504088896341f + round) - round;
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split hi + lo
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const auto ni = static_cast<int32_t>(n);  // in [-150, 0]
+  const int32_t half = ni / 2;
+  const int32_t bits1 = (half + 127) << 23, bits2 = (ni - half + 127) << 23;
+  const float scale1 = __builtin_bit_cast(float, bits1), scale2 = __builtin_bit_cast(float, bits2);
+  return p * scale1 * scale2;
+}
+
+// Rows [0, rows) of the block: q = exp((s - max) / eps), part[k] += q[b, k].
+SWAV_VECTOR_CLONES void exp_rows(const float* __restrict__ s, float* __restrict__ q, float* __restrict__ part,
+                                 int64_t rows, int64_t K, float max, float eps) {
+  for (int64_t r = 0; r < rows; ++r, s += K, q += K) {
+    for (int64_t k = 0; k < K; ++k) {
+      q[k] = exp_nonpositive((s[k] - max) / eps);
+      part[k] += q[k];
+    }
   }
-  float tail = 0;
-  for (; k < K; ++k) tail += q[k] * a[k];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
+// Rows of the block: c = sum_k q[k] * a[k]; q[k] <- q[k] * a[k] * (1 / (col_factor * c)); part[k]
+// += the new q[k] unless part is null. Eight accumulators for c, since the compiler may not
+// reorder a single float accumulator's additions.
+SWAV_VECTOR_CLONES void scale_rows(float* __restrict__ q, const float* __restrict__ a, float* __restrict__ part,
+                                   int64_t rows, int64_t K, float col_factor) {
+  for (int64_t r = 0; r < rows; ++r, q += K) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      for (int j = 0; j < 8; ++j) acc[j] += q[k + j] * a[k + j];
+    }
+    float c = 0;
+    for (; k < K; ++k) c += q[k] * a[k];
+    c += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    const float col = 1.0f / (col_factor * c);
+    if (part == nullptr) {
+      for (k = 0; k < K; ++k) q[k] = q[k] * a[k] * col;
+    } else {
+      for (k = 0; k < K; ++k) {
+        q[k] = q[k] * a[k] * col;
+        part[k] += q[k];
+      }
+    }
+  }
 }
 
 // Rows are processed in blocks whose number depends only on B, never on the thread count, so the
@@ -91,6 +153,8 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
   const int64_t rows = S.size(0), K = S.size(1);
   const int64_t B = rows * collective.world_size();
   const float max = global_max(S, collective).item<float>();
+  // NaN or infinite scores (a diverged run): the reference propagates them the same on every rank.
+  if (!std::isfinite(max)) return sinkhorn(scores, epsilon, iterations, collective);
   const float eps = static_cast<float>(epsilon);
 
   auto Q = torch::empty({rows, K}, torch::kFloat32);  // the codes, [B_local, K] throughout
@@ -108,14 +172,7 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
       float* part = partial.data() + blk * K;
       std::fill(part, part + K, 0.0f);
       auto [r0, r1] = block_rows(blk);
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* s = s_data + r * K;
-        float* q = q_data + r * K;
-        for (int64_t k = 0; k < K; ++k) {
-          q[k] = std::exp((s[k] - max) / eps);
-          part[k] += q[k];
-        }
-      }
+      exp_rows(s_data + r0 * K, q_data + r0 * K, part, r1 - r0, K, max, eps);
     }
   });
   auto proto_sums = reduce_partials(partial, blocks, K);
@@ -136,24 +193,11 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
     // Q[b, k] <- Q[b, k] * a[k] / (B * c_b) with c_b = sum_k Q[b, k] * a[k]; the last iteration
     // folds in the final * B.
     at::parallel_for(0, blocks, 1, [&](int64_t blk0, int64_t blk1) {
-      const float* __restrict__ scale = a.data();
       for (int64_t blk = blk0; blk < blk1; ++blk) {
-        float* __restrict__ part = partial.data() + blk * K;
-        if (!last) std::fill(part, part + K, 0.0f);
+        float* part = last ? nullptr : partial.data() + blk * K;
+        if (part != nullptr) std::fill(part, part + K, 0.0f);
         auto [r0, r1] = block_rows(blk);
-        for (int64_t r = r0; r < r1; ++r) {
-          float* __restrict__ q = q_data + r * K;
-          const float c = scaled_row_sum(q, scale, K);
-          const float col = last ? 1.0f / c : 1.0f / (static_cast<float>(B) * c);
-          if (last) {
-            for (int64_t k = 0; k < K; ++k) q[k] = q[k] * scale[k] * col;
-          } else {
-            for (int64_t k = 0; k < K; ++k) {
-              q[k] = q[k] * scale[k] * col;
-              part[k] += q[k];
-            }
-          }
-        }
+        scale_rows(q_data + r0 * K, a.data(), part, r1 - r0, K, last ? 1.0f : static_cast<float>(B));
       }
     });
     if (!last) {

@@ -95,6 +95,25 @@ TEST_CASE("fused CPU sinkhorn agrees with the op-by-op reference", "[core][sinkh
   CHECK(rel_error(swav::sinkhorn_fused_cpu(wide, 0.05, 3), swav::sinkhorn(wide, 0.05, 3)) <= 1e-5);
 }
 
+TEST_CASE("fused CPU sinkhorn handles tiny and non-finite exponentials like the reference", "[core][sinkhorn]") {
+  // Prototype 0 scores far below the max: exp((s - max) / eps) is subnormal (e^-88 .. e^-103) for
+  // every sample, and Sinkhorn scales that prototype's row back up to mass 1 / K.
+  auto scores = random_scores(16, 6, 8, 4) * 0.05;
+  scores.select(1, 0).fill_(-0.9).add_(torch::linspace(0, 0.1, 16));
+  scores[0][1] = 0.1;
+  for (const int64_t iters : {1, 3}) {
+    auto expected = swav::sinkhorn(scores, 0.01, iters);
+    auto fused = swav::sinkhorn_fused_cpu(scores, 0.01, iters);
+    REQUIRE(torch::isfinite(expected).all().item<bool>());
+    CHECK(torch::isfinite(fused).all().item<bool>());
+    CHECK(rel_error(fused, expected) <= 1e-5);
+  }
+  auto bad = scores.clone();
+  bad[3][2] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(torch::isnan(swav::sinkhorn_fused_cpu(bad, 0.05, 3)).any().item<bool>());
+  CHECK(torch::isnan(swav::sinkhorn(bad, 0.05, 3)).any().item<bool>());
+}
+
 TEST_CASE("fused CPU sinkhorn does not depend on the thread count", "[core][sinkhorn]") {
   auto scores = random_scores(700, 300, 16, 9);
   const int threads = at::get_num_threads();
