@@ -17,7 +17,45 @@ namespace swav {
 ///     Q /= colsum(Q);               Q /= B                   (each sample gets mass 1/B, local)
 ///   return (Q * B)^T                                         [B_local, K], rows sum to 1
 /// where B = B_local * world_size. Runs without autograd. float32 result.
+///
+/// This is the op-by-op reference implementation (one LibTorch op per line above). The global max is
+/// the maximum over every process (gathered through `collective`), so the result equals that of one
+/// process holding the whole batch.
 torch::Tensor sinkhorn(const torch::Tensor& scores, double epsilon, int64_t iterations,
                        Collective& collective = single_process());
+
+/// Which implementation sinkhorn_codes() runs.
+enum class SinkhornImpl {
+  kReference,  // sinkhorn(): op by op, any device
+  kFused,      // sinkhorn_fused_cpu() on CPU, sinkhorn_fused_cuda() on CUDA, kReference elsewhere
+};
+
+/// sinkhorn() computed in fewer passes over memory, on CPU (scores on another device throw).
+///
+/// Same equations, inputs and result as sinkhorn() (agreement to about 1e-6 relative; only the
+/// rounding differs). Works on the [B_local, K] row-major layout directly, never transposing:
+///   pass 0:        E = exp((S - max) / epsilon), accumulating the per-prototype sums of E;
+///   per iteration: one pass over the rows; each row (in cache) gets its sum of Q[b, k] * a[k]
+///                  with a = 1 / (K * rowsum), is scaled, and adds into the next per-prototype sums.
+/// The K-vector of per-prototype sums is all-reduced once per iteration; the total is the sum of
+/// the all-reduced K-vector. Rows are split into a fixed number of blocks (at::parallel_for) whose
+/// partial sums are added in a fixed order, so the result does not depend on the thread count.
+torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, int64_t iterations,
+                                 Collective& collective = single_process());
+
+#ifdef SWAV_WITH_CUDA
+/// sinkhorn() as a few CUDA kernels (scores must be a CUDA tensor; any float dtype).
+///
+/// One kernel computes E = exp((S - max) / epsilon) with per-prototype partial sums; each iteration
+/// runs a row kernel (one warp per sample: sum over k of Q[b, k] * a[k]) and a column kernel that
+/// scales Q in place and writes per-prototype partial sums, reduced in a fixed order (deterministic,
+/// no atomics). Everything runs on the current stream; the K-vector is all-reduced with `collective`.
+torch::Tensor sinkhorn_fused_cuda(const torch::Tensor& scores, double epsilon, int64_t iterations,
+                                  Collective& collective = single_process());
+#endif
+
+/// Sinkhorn codes with the chosen implementation (see SinkhornImpl); same contract as sinkhorn().
+torch::Tensor sinkhorn_codes(const torch::Tensor& scores, double epsilon, int64_t iterations,
+                             SinkhornImpl impl, Collective& collective = single_process());
 
 }  // namespace swav
