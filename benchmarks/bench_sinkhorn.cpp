@@ -74,8 +74,10 @@ void BM_SinkhornCuda(benchmark::State& state) {
 #endif
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"B", "K"})->ArgsProduct({{256, 1024, 4096}, {300, 3000}})->UseManualTime()->Unit(
-      benchmark::kMillisecond);
+  b->ArgNames({"B", "K"})
+      ->ArgsProduct({{256, 1024, 4096}, {300, 3000}})
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -8,15 +8,15 @@ torch::Tensor weighted_knn_predict(const torch::Tensor& train, const torch::Tens
                                    const torch::Tensor& test, int64_t k, double temperature,
                                    int64_t classes, int64_t chunk) {
   TORCH_CHECK(train.dim() == 2 && test.dim() == 2 && train.size(1) == test.size(1),
-              "weighted_knn: train [N, D] and test [M, D] must share D; got ", train.sizes(), " and ",
-              test.sizes());
+              "weighted_knn: train [N, D] and test [M, D] must share D; got ", train.sizes(),
+              " and ", test.sizes());
   TORCH_CHECK(train.size(0) >= 1, "weighted_knn: no training samples");
   TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train.size(0),
-              "weighted_knn: need one label per training sample; got ", train_labels.sizes(), " for ",
-              train.size(0));
+              "weighted_knn: need one label per training sample; got ", train_labels.sizes(),
+              " for ", train.size(0));
   TORCH_CHECK(k >= 1 && classes >= 1 && chunk >= 1 && temperature > 0,
-              "weighted_knn: need k, classes, chunk >= 1 and temperature > 0; got k=", k, " classes=",
-              classes, " chunk=", chunk, " temperature=", temperature);
+              "weighted_knn: need k, classes, chunk >= 1 and temperature > 0; got k=", k,
+              " classes=", classes, " chunk=", chunk, " temperature=", temperature);
   torch::NoGradGuard no_grad;
   namespace F = torch::nn::functional;
   const auto norm = F::NormalizeFuncOptions().dim(1);
@@ -28,7 +28,8 @@ torch::Tensor weighted_knn_predict(const torch::Tensor& train, const torch::Tens
   k = std::min<int64_t>(k, train.size(0));
 
   const int64_t M = test.size(0);
-  auto predictions = torch::empty({M}, torch::TensorOptions().dtype(torch::kLong).device(train_n.device()));
+  auto predictions =
+      torch::empty({M}, torch::TensorOptions().dtype(torch::kLong).device(train_n.device()));
   auto train_t = train_n.t();
   for (int64_t start = 0; start < M; start += chunk) {
     const int64_t end = std::min(start + chunk, M);

@@ -2,7 +2,8 @@
 
 namespace swav {
 
-torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores, const std::vector<torch::Tensor>& codes,
+torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores,
+                        const std::vector<torch::Tensor>& codes,
                         const std::vector<int64_t>& crops_for_assign, double temperature) {
   const auto crops = static_cast<int64_t>(scores.size());
   TORCH_CHECK(crops >= 2, "swav_loss: need at least two crops, got ", crops);
@@ -15,16 +16,17 @@ torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores, const std::vec
   std::vector<torch::Tensor> log_probs;
   log_probs.reserve(scores.size());
   for (const auto& s : scores) {
-    TORCH_CHECK(s.dim() == 2 && s.sizes() == scores[0].sizes(), "swav_loss: every crop's scores must be [B, K] ",
-                "of one shape; got ", s.sizes(), " and ", scores[0].sizes());
+    TORCH_CHECK(s.dim() == 2 && s.sizes() == scores[0].sizes(),
+                "swav_loss: every crop's scores must be [B, K] ", "of one shape; got ", s.sizes(),
+                " and ", scores[0].sizes());
     log_probs.push_back(torch::log_softmax(s / temperature, 1));
   }
 
   torch::Tensor loss;
   for (size_t j = 0; j < crops_for_assign.size(); ++j) {
     const int64_t i = crops_for_assign[j];
-    TORCH_CHECK(i >= 0 && i < crops, "swav_loss: crops_for_assign entry ", i, " is not a crop index in [0, ",
-                crops, ")");
+    TORCH_CHECK(i >= 0 && i < crops, "swav_loss: crops_for_assign entry ", i,
+                " is not a crop index in [0, ", crops, ")");
     TORCH_CHECK(codes[j].sizes() == scores[i].sizes(), "swav_loss: codes ", codes[j].sizes(),
                 " do not match scores ", scores[i].sizes());
     const auto q = codes[j].detach().to(log_probs[i].dtype());
@@ -41,15 +43,18 @@ torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores, const std::vec
 }
 
 torch::Tensor nt_xent(const torch::Tensor& view1, const torch::Tensor& view2, double temperature) {
-  TORCH_CHECK(view1.dim() == 2 && view1.sizes() == view2.sizes(), "nt_xent: views must be [N, D] of one shape, got ",
-              view1.sizes(), " and ", view2.sizes());
+  TORCH_CHECK(view1.dim() == 2 && view1.sizes() == view2.sizes(),
+              "nt_xent: views must be [N, D] of one shape, got ", view1.sizes(), " and ",
+              view2.sizes());
   TORCH_CHECK(view1.size(0) >= 1, "nt_xent: need at least one pair");
   TORCH_CHECK(temperature > 0, "nt_xent: temperature must be positive, got ", temperature);
   namespace F = torch::nn::functional;
   const int64_t N = view1.size(0);
-  auto z = F::normalize(torch::cat({view1, view2}, 0), F::NormalizeFuncOptions().dim(1));  // [2N, D]
+  auto z =
+      F::normalize(torch::cat({view1, view2}, 0), F::NormalizeFuncOptions().dim(1));  // [2N, D]
   auto logits = torch::mm(z, z.t()) / temperature;
-  // An embedding is never its own candidate: -inf drops it from the softmax (and from the gradient).
+  // An embedding is never its own candidate: -inf drops it from the softmax (and from the
+  // gradient).
   auto self = torch::eye(2 * N, torch::TensorOptions().dtype(torch::kBool).device(z.device()));
   logits = logits.masked_fill(self, -std::numeric_limits<double>::infinity());
   // The positive of anchor n is n + N (and of n + N it is n).

@@ -14,7 +14,8 @@ namespace {
 void check_arguments(const torch::Tensor& scores, double epsilon, int64_t iterations) {
   TORCH_CHECK(scores.dim() == 2, "sinkhorn: scores must be [B, K], got ", scores.sizes());
   TORCH_CHECK(scores.numel() > 0, "sinkhorn: scores must not be empty, got ", scores.sizes());
-  TORCH_CHECK(scores.is_floating_point(), "sinkhorn: scores must be floating point, got ", scores.dtype());
+  TORCH_CHECK(scores.is_floating_point(), "sinkhorn: scores must be floating point, got ",
+              scores.dtype());
   TORCH_CHECK(epsilon > 0, "sinkhorn: epsilon must be positive, got ", epsilon);
   TORCH_CHECK(iterations >= 0, "sinkhorn: iterations must be >= 0, got ", iterations);
 }
@@ -65,8 +66,9 @@ inline float exp_nonpositive(float x) {
 }
 
 // Rows [0, rows) of the block: q = exp((s - max) / eps), part[k] += q[b, k].
-SWAV_VECTOR_CLONES void exp_rows(const float* __restrict__ s, float* __restrict__ q, float* __restrict__ part,
-                                 int64_t rows, int64_t K, float max, float eps) {
+SWAV_VECTOR_CLONES void exp_rows(const float* __restrict__ s, float* __restrict__ q,
+                                 float* __restrict__ part, int64_t rows, int64_t K, float max,
+                                 float eps) {
   for (int64_t r = 0; r < rows; ++r, s += K, q += K) {
     for (int64_t k = 0; k < K; ++k) {
       q[k] = exp_nonpositive((s[k] - max) / eps);
@@ -78,8 +80,9 @@ SWAV_VECTOR_CLONES void exp_rows(const float* __restrict__ s, float* __restrict_
 // Rows of the block: c = sum_k q[k] * a[k]; q[k] <- q[k] * a[k] * (1 / (col_factor * c)); part[k]
 // += the new q[k] unless part is null. Eight accumulators for c, since the compiler may not
 // reorder a single float accumulator's additions.
-SWAV_VECTOR_CLONES void scale_rows(float* __restrict__ q, const float* __restrict__ a, float* __restrict__ part,
-                                   int64_t rows, int64_t K, float col_factor) {
+SWAV_VECTOR_CLONES void scale_rows(float* __restrict__ q, const float* __restrict__ a,
+                                   float* __restrict__ part, int64_t rows, int64_t K,
+                                   float col_factor) {
   for (int64_t r = 0; r < rows; ++r, q += K) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t k = 0;
@@ -103,7 +106,9 @@ SWAV_VECTOR_CLONES void scale_rows(float* __restrict__ q, const float* __restric
 
 // Rows are processed in blocks whose number depends only on B, never on the thread count, so the
 // partial per-prototype sums (and hence the codes) are the same on any machine.
-int64_t row_blocks(int64_t rows) { return std::clamp<int64_t>((rows + 15) / 16, 1, 64); }
+int64_t row_blocks(int64_t rows) {
+  return std::clamp<int64_t>((rows + 15) / 16, 1, 64);
+}
 
 // Sums the per-block partial sums [blocks, K] in block order into a float64 K-vector.
 torch::Tensor reduce_partials(const std::vector<float>& partial, int64_t blocks, int64_t K) {
@@ -188,7 +193,8 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
   std::vector<float> a(static_cast<size_t>(K));
   for (int64_t it = 0; it < iterations; ++it) {
     const double* sums = proto_sums.data_ptr<double>();
-    for (int64_t k = 0; k < K; ++k) a[k] = static_cast<float>(1.0 / (static_cast<double>(K) * sums[k]));
+    for (int64_t k = 0; k < K; ++k)
+      a[k] = static_cast<float>(1.0 / (static_cast<double>(K) * sums[k]));
     const bool last = it + 1 == iterations;
     // Q[b, k] <- Q[b, k] * a[k] / (B * c_b) with c_b = sum_k Q[b, k] * a[k]; the last iteration
     // folds in the final * B.
@@ -197,7 +203,8 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
         float* part = last ? nullptr : partial.data() + blk * K;
         if (part != nullptr) std::fill(part, part + K, 0.0f);
         auto [r0, r1] = block_rows(blk);
-        scale_rows(q_data + r0 * K, a.data(), part, r1 - r0, K, last ? 1.0f : static_cast<float>(B));
+        scale_rows(q_data + r0 * K, a.data(), part, r1 - r0, K,
+                   last ? 1.0f : static_cast<float>(B));
       }
     });
     if (!last) {
@@ -211,9 +218,11 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
 torch::Tensor sinkhorn_codes(const torch::Tensor& scores, double epsilon, int64_t iterations,
                              SinkhornImpl impl, Collective& collective) {
   if (impl == SinkhornImpl::kFused) {
-    if (scores.device().is_cpu()) return sinkhorn_fused_cpu(scores, epsilon, iterations, collective);
+    if (scores.device().is_cpu())
+      return sinkhorn_fused_cpu(scores, epsilon, iterations, collective);
 #ifdef SWAV_WITH_CUDA
-    if (scores.device().is_cuda()) return sinkhorn_fused_cuda(scores, epsilon, iterations, collective);
+    if (scores.device().is_cuda())
+      return sinkhorn_fused_cuda(scores, epsilon, iterations, collective);
 #endif
   }
   return sinkhorn(scores, epsilon, iterations, collective);

@@ -16,14 +16,17 @@ LarcSgd::LarcSgd(std::vector<torch::Tensor> params, const OptimOptions& options)
 }
 
 void LarcSgd::set_lr(double lr) {
-  for (auto& group : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  for (auto& group : sgd_->param_groups())
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
 }
 
 double LarcSgd::lr() const {
   return static_cast<const torch::optim::SGDOptions&>(sgd_->param_groups().front().options()).lr();
 }
 
-void LarcSgd::zero_grad() { sgd_->zero_grad(); }
+void LarcSgd::zero_grad() {
+  sgd_->zero_grad();
+}
 
 void LarcSgd::step() {
   if (options_.larc) {

@@ -31,15 +31,15 @@ KnnCase load() {
 TEST_CASE("weighted kNN reproduces the reference predictions", "[core][knn]") {
   auto c = load();
   for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
-    auto predicted = swav::weighted_knn_predict(c.train.to(dtype), c.train_labels, c.test.to(dtype), c.k,
-                                                c.temperature, c.classes);
+    auto predicted = swav::weighted_knn_predict(c.train.to(dtype), c.train_labels, c.test.to(dtype),
+                                                c.k, c.temperature, c.classes);
     INFO("dtype " << dtype);
     CHECK(predicted.scalar_type() == torch::kLong);
     CHECK(torch::equal(predicted, c.predictions));
   }
   const double expected = c.predictions.eq(c.test_labels).to(torch::kFloat64).mean().item<double>();
-  CHECK(swav::weighted_knn_accuracy(c.train, c.train_labels, c.test, c.test_labels, c.k, c.temperature,
-                                    c.classes) == Approx(expected));
+  CHECK(swav::weighted_knn_accuracy(c.train, c.train_labels, c.test, c.test_labels, c.k,
+                                    c.temperature, c.classes) == Approx(expected));
 }
 
 TEST_CASE("weighted kNN gives the same predictions for any chunk size", "[core][knn]") {
@@ -69,7 +69,9 @@ TEST_CASE("weighted kNN rejects malformed input", "[core][knn]") {
   auto train = torch::randn({4, 3});
   auto labels = torch::tensor({0, 1, 0, 1}, torch::kLong);
   CHECK_THROWS(swav::weighted_knn_predict(train, labels, torch::randn({2, 4}), 2, 0.1, 2));
-  CHECK_THROWS(swav::weighted_knn_predict(train, labels.slice(0, 0, 3), torch::randn({2, 3}), 2, 0.1, 2));
-  CHECK_THROWS(swav::weighted_knn_predict(train, labels, torch::randn({2, 3}), 2, 0.1, 1));  // label 1
+  CHECK_THROWS(
+      swav::weighted_knn_predict(train, labels.slice(0, 0, 3), torch::randn({2, 3}), 2, 0.1, 2));
+  CHECK_THROWS(
+      swav::weighted_knn_predict(train, labels, torch::randn({2, 3}), 2, 0.1, 1));  // label 1
   CHECK_THROWS(swav::weighted_knn_predict(train, labels, torch::randn({2, 3}), 0, 0.1, 2));
 }

@@ -39,7 +39,9 @@ std::vector<torch::Tensor> codes_for(const LossCase& c, const std::vector<torch:
   return codes;
 }
 
-double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
+double relative(double a, double b) {
+  return std::abs(a - b) / std::abs(b);
+}
 
 }  // namespace
 
@@ -105,9 +107,9 @@ TEST_CASE("swav_loss gradient matches finite differences", "[core][loss]") {
 
 TEST_CASE("swav_loss rejects mismatched arguments", "[core][loss]") {
   auto s = torch::zeros({4, 3});
-  CHECK_THROWS(swav::swav_loss({s}, {s}, {0}, 0.1));               // one crop
-  CHECK_THROWS(swav::swav_loss({s, s}, {s}, {0, 1}, 0.1));         // a code missing
-  CHECK_THROWS(swav::swav_loss({s, s}, {s}, {2}, 0.1));            // no crop 2
+  CHECK_THROWS(swav::swav_loss({s}, {s}, {0}, 0.1));        // one crop
+  CHECK_THROWS(swav::swav_loss({s, s}, {s}, {0, 1}, 0.1));  // a code missing
+  CHECK_THROWS(swav::swav_loss({s, s}, {s}, {2}, 0.1));     // no crop 2
   CHECK_THROWS(swav::swav_loss({s, torch::zeros({4, 5})}, {s}, {0}, 0.1));
 }
 
@@ -119,8 +121,8 @@ TEST_CASE("nt_xent matches the reference losses", "[core][loss]") {
     const double t = c["temperature"].get<double>(), expected = c["loss"].get<double>();
     INFO("N=" << c["N"]);
     CHECK(relative(swav::nt_xent(v1, v2, t).item<double>(), expected) <= 1e-9);
-    CHECK(relative(swav::nt_xent(v1.to(torch::kFloat32), v2.to(torch::kFloat32), t).item<double>(), expected) <=
-          1e-4);
+    CHECK(relative(swav::nt_xent(v1.to(torch::kFloat32), v2.to(torch::kFloat32), t).item<double>(),
+                   expected) <= 1e-4);
     // Swapping the views relabels the anchors only.
     CHECK(relative(swav::nt_xent(v2, v1, t).item<double>(), expected) <= 1e-12);
   }

@@ -16,7 +16,9 @@ namespace {
 
 const SinkhornImpl kCpuImpls[] = {SinkhornImpl::kReference, SinkhornImpl::kFused};
 
-const char* name(SinkhornImpl impl) { return impl == SinkhornImpl::kReference ? "reference" : "fused"; }
+const char* name(SinkhornImpl impl) {
+  return impl == SinkhornImpl::kReference ? "reference" : "fused";
+}
 
 // Cosine-like scores in [-1, 1], as SwAV's normalised embeddings and prototypes give.
 torch::Tensor random_scores(int64_t B, int64_t K, int64_t D, uint64_t seed) {
@@ -39,10 +41,12 @@ TEST_CASE("sinkhorn matches the float64 reference codes", "[core][sinkhorn]") {
       auto scores = json_tensor(c["scores"]).to(torch::kFloat32);
       auto expected = json_tensor(c["codes"]);
       auto codes = swav::sinkhorn_codes(scores, eps, iters, impl);
-      INFO(name(impl) << " B=" << c["B"] << " K=" << c["K"] << " eps=" << eps << " iters=" << iters);
+      INFO(name(impl) << " B=" << c["B"] << " K=" << c["K"] << " eps=" << eps
+                      << " iters=" << iters);
       REQUIRE(codes.scalar_type() == torch::kFloat32);
       REQUIRE(codes.sizes() == expected.sizes());
-      CHECK(torch::isfinite(codes).all().item<bool>());  // eps = 0.01 would overflow without the max
+      CHECK(
+          torch::isfinite(codes).all().item<bool>());  // eps = 0.01 would overflow without the max
       CHECK(rel_error(codes, expected) <= 1e-5);
     }
   }
@@ -78,7 +82,8 @@ TEST_CASE("fused CPU sinkhorn agrees with the op-by-op reference", "[core][sinkh
   struct Shape {
     int64_t B, K;
   };
-  for (const auto shape : {Shape{1, 7}, Shape{5, 1}, Shape{33, 70}, Shape{300, 128}, Shape{1024, 3000}}) {
+  for (const auto shape :
+       {Shape{1, 7}, Shape{5, 1}, Shape{33, 70}, Shape{300, 128}, Shape{1024, 3000}}) {
     for (const int64_t iters : {0, 1, 3, 10}) {
       for (const double eps : {0.05, 0.01}) {
         auto scores = random_scores(shape.B, shape.K, 32, 11 + shape.B);
@@ -95,7 +100,8 @@ TEST_CASE("fused CPU sinkhorn agrees with the op-by-op reference", "[core][sinkh
   CHECK(rel_error(swav::sinkhorn_fused_cpu(wide, 0.05, 3), swav::sinkhorn(wide, 0.05, 3)) <= 1e-5);
 }
 
-TEST_CASE("fused CPU sinkhorn handles tiny and non-finite exponentials like the reference", "[core][sinkhorn]") {
+TEST_CASE("fused CPU sinkhorn handles tiny and non-finite exponentials like the reference",
+          "[core][sinkhorn]") {
   // Prototype 0 scores far below the max: exp((s - max) / eps) is subnormal (e^-88 .. e^-103) for
   // every sample, and Sinkhorn scales that prototype's row back up to mass 1 / K.
   auto scores = random_scores(16, 6, 8, 4) * 0.05;
@@ -125,7 +131,8 @@ TEST_CASE("fused CPU sinkhorn does not depend on the thread count", "[core][sink
   CHECK(torch::equal(one, many));
 }
 
-TEST_CASE("sinkhorn over two processes equals one process with the whole batch", "[core][sinkhorn]") {
+TEST_CASE("sinkhorn over two processes equals one process with the whole batch",
+          "[core][sinkhorn]") {
   const int64_t B = 24, K = 10;
   auto scores = random_scores(B, K, 8, 21);
   // Rank 1's scores are shifted up so the two local maxima differ: only the global max is exact.
@@ -134,7 +141,8 @@ TEST_CASE("sinkhorn over two processes equals one process with the whole batch",
     auto whole = swav::sinkhorn_codes(scores, 0.05, 3, impl);
     auto parts = swav::test::run_ranks(2, [&](swav::Collective& collective) {
       const int64_t r = collective.rank();
-      return swav::sinkhorn_codes(scores.slice(0, r * B / 2, (r + 1) * B / 2), 0.05, 3, impl, collective);
+      return swav::sinkhorn_codes(scores.slice(0, r * B / 2, (r + 1) * B / 2), 0.05, 3, impl,
+                                  collective);
     });
     INFO(name(impl));
     CHECK(rel_error(torch::cat(parts, 0), whole) <= 1e-6);
@@ -162,8 +170,8 @@ TEST_CASE("fused CUDA sinkhorn agrees with the CPU reference", "[core][sinkhorn]
   struct Shape {
     int64_t B, K;
   };
-  for (const auto shape : {Shape{1, 7}, Shape{8, 5}, Shape{33, 70}, Shape{256, 3000}, Shape{4096, 3000},
-                           Shape{1000, 65}}) {
+  for (const auto shape : {Shape{1, 7}, Shape{8, 5}, Shape{33, 70}, Shape{256, 3000},
+                           Shape{4096, 3000}, Shape{1000, 65}}) {
     for (const int64_t iters : {0, 1, 3, 10}) {
       for (const double eps : {0.05, 0.01}) {
         auto scores = random_scores(shape.B, shape.K, 32, 5 + shape.K);
@@ -185,7 +193,8 @@ TEST_CASE("fused CUDA sinkhorn agrees with the CPU reference", "[core][sinkhorn]
   }
   for (const auto& c : reference()["sinkhorn"]) {
     auto scores = json_tensor(c["scores"]).to(torch::kCUDA);
-    auto codes = swav::sinkhorn_fused_cuda(scores, c["epsilon"].get<double>(), c["iterations"].get<int64_t>());
+    auto codes = swav::sinkhorn_fused_cuda(scores, c["epsilon"].get<double>(),
+                                           c["iterations"].get<int64_t>());
     CHECK(rel_error(codes, json_tensor(c["codes"])) <= 1e-5);
   }
 #endif

@@ -1,5 +1,6 @@
 // A Collective whose "processes" are threads of this process: lets tests run multi-process math
-// (Sinkhorn's all-reduces, gathers) without c10d. Every rank must make the same calls in the same order.
+// (Sinkhorn's all-reduces, gathers) without c10d. Every rank must make the same calls in the same
+// order.
 #pragma once
 #include <torch/torch.h>
 
@@ -14,7 +15,8 @@
 
 namespace swav::test {
 
-/// The rendezvous shared by the ranks: each exchange returns every rank's contribution in rank order.
+/// The rendezvous shared by the ranks: each exchange returns every rank's contribution in rank
+/// order.
 class ThreadGroup {
  public:
   explicit ThreadGroup(int64_t size) : size_(size), slots_(static_cast<size_t>(size)) {}
@@ -23,7 +25,8 @@ class ThreadGroup {
   std::vector<torch::Tensor> exchange(int64_t rank, const torch::Tensor& contribution) {
     std::unique_lock<std::mutex> lock(mutex_);
     const int64_t generation = generation_;
-    slots_[static_cast<size_t>(rank)] = contribution.defined() ? contribution.clone() : contribution;
+    slots_[static_cast<size_t>(rank)] =
+        contribution.defined() ? contribution.clone() : contribution;
     if (++arrived_ == size_) {
       result_ = slots_;
       arrived_ = 0;
@@ -58,7 +61,9 @@ class ThreadCollective final : public Collective {
   torch::Tensor all_gather_cat(const torch::Tensor& tensor) override {
     return torch::cat(group_.exchange(rank_, tensor), 0);
   }
-  void broadcast(torch::Tensor& tensor) override { tensor.copy_(group_.exchange(rank_, tensor)[0]); }
+  void broadcast(torch::Tensor& tensor) override {
+    tensor.copy_(group_.exchange(rank_, tensor)[0]);
+  }
   void barrier() override { group_.exchange(rank_, torch::Tensor()); }
 
  private:
@@ -66,8 +71,8 @@ class ThreadCollective final : public Collective {
   int64_t rank_;
 };
 
-/// Runs fn(collective) on `world` threads and returns each rank's result in rank order; rethrows the
-/// first exception.
+/// Runs fn(collective) on `world` threads and returns each rank's result in rank order; rethrows
+/// the first exception.
 inline std::vector<torch::Tensor> run_ranks(int64_t world,
                                             const std::function<torch::Tensor(Collective&)>& fn) {
   ThreadGroup group(world);

@@ -23,9 +23,13 @@ swav::OptimOptions reference_options() {
   return o;
 }
 
-torch::Tensor parameter(const torch::Tensor& value) { return value.clone().requires_grad_(true); }
+torch::Tensor parameter(const torch::Tensor& value) {
+  return value.clone().requires_grad_(true);
+}
 
-void set_grad(torch::Tensor& p, const torch::Tensor& g) { p.mutable_grad() = g.to(p.dtype()).clone(); }
+void set_grad(torch::Tensor& p, const torch::Tensor& g) {
+  p.mutable_grad() = g.to(p.dtype()).clone();
+}
 
 }  // namespace
 
@@ -149,7 +153,8 @@ TEST_CASE("LARC-SGD variants: plain SGD, clipping, zero weights, lr", "[optim][l
     set_grad(w, g1);
     optimizer.step();
     const double wn = w0.norm().item<double>(), gn = g1.norm().item<double>();
-    const double a = std::min(options.larc_trust * wn / (gn + wd * wn + options.larc_eps) / lr, 1.0);
+    const double a =
+        std::min(options.larc_trust * wn / (gn + wd * wn + options.larc_eps) / lr, 1.0);
     CHECK(rel_error(w.detach(), w0 - lr * (g1 + wd * w0) * a) <= 1e-12);
   }
   SECTION("zero weights: the gradient is used unscaled") {

@@ -12,7 +12,8 @@ TEST_CASE("warmup-cosine schedule matches the reference learning rates", "[optim
   options.base_lr = c["base_lr"].get<double>();
   options.final_lr = c["final_lr"].get<double>();
   options.warmup_epochs = c["warmup_epochs"].get<int64_t>();
-  swav::WarmupCosine schedule(options, c["iters_per_epoch"].get<int64_t>(), c["epochs"].get<int64_t>());
+  swav::WarmupCosine schedule(options, c["iters_per_epoch"].get<int64_t>(),
+                              c["epochs"].get<int64_t>());
   const auto expected = c["lr"].get<std::vector<double>>();
   REQUIRE(schedule.total_iterations() == static_cast<int64_t>(expected.size()));
   for (size_t it = 0; it < expected.size(); ++it) {
@@ -30,7 +31,7 @@ TEST_CASE("warmup-cosine schedule edge cases", "[optim][schedule]") {
   CHECK(schedule.lr(0) == Approx(0.6));
   CHECK(schedule.lr(10) == Approx(0.0006 + 0.5 * (0.6 - 0.0006)));  // half way: cos = 0
   CHECK(schedule.lr(19) > 0.0006);
-  CHECK(schedule.lr(20) == Approx(0.0006));   // past the end it stays at final_lr
+  CHECK(schedule.lr(20) == Approx(0.0006));  // past the end it stays at final_lr
   CHECK(schedule.lr(1000) == Approx(0.0006));
   for (int64_t it = 1; it < 20; ++it) CHECK(schedule.lr(it) < schedule.lr(it - 1));
 
