@@ -110,19 +110,29 @@ TEST_CASE("SwAV prototypes stay unchanged while frozen and change after", "[meth
   CHECK_FALSE(torch::equal(head_before, method.network()->head->parameters()[0]));
 }
 
-TEST_CASE("SwAV loss starts near ln K for an untrained network and stays finite", "[method][swav]") {
+TEST_CASE("SwAV averages the loss over prototype heads", "[method][swav]") {
   Fixture f;
-  torch::manual_seed(4);
-  SwavMethod method(f.options, f.train.channels());
+  auto batch = f.batches(0, 1)[0];
   auto ctx = context(f.options.train.batch_size);
-  method.on_epoch_start(ctx);
-  auto out = method.step(f.batches(0, 1)[0], ctx);
-  const double loss = out.loss.item<double>();
-  CHECK(std::isfinite(loss));
-  // Codes are near-uniform and predictions near-uniform at init: the loss is close to ln K.
-  CHECK(loss == Approx(std::log(12.0)).epsilon(0.1));
-  auto usage = method.on_epoch_end(ctx);
+  torch::manual_seed(4);
+  SwavMethod single(f.options, f.train.channels());
+  f.options.model.prototypes = {12, 12};
+  torch::manual_seed(4);  // same draws: backbone, head and first prototype head are identical
+  SwavMethod twin(f.options, f.train.channels());
+  {
+    torch::NoGradGuard no_grad;
+    twin.network()->prototypes->weight(1).copy_(twin.network()->prototypes->weight(0));
+  }
+  single.on_epoch_start(ctx);
+  twin.on_epoch_start(ctx);
+  const double one = single.step(batch, ctx).loss.item<double>();
+  const double two = twin.step(batch, ctx).loss.item<double>();
+  CHECK(std::isfinite(one));
+  CHECK(one > 0);
+  CHECK(two == Approx(one).epsilon(1e-6));
+  auto usage = single.on_epoch_end(ctx);
   REQUIRE(usage.size() == 1);
+  CHECK(usage[0].first == "prototype_usage");
   CHECK(usage[0].second > 0);
   CHECK(usage[0].second <= 1);
 }

@@ -15,7 +15,7 @@ TEST_CASE("backbones give pooled features of the documented size", "[models]") {
   };
   for (const auto& c : std::vector<Case>{{"resnet18", "cifar", 0.25, 3, 16, 128},
                                          {"resnet18", "imagenet", 0.25, 1, 32, 128},
-                                         {"resnet50", "imagenet", 0.125, 3, 32, 1024},
+                                         {"resnet50", "imagenet", 0.125, 3, 32, 256},
                                          {"convnet", "imagenet", 1.0, 1, 28, 128}}) {
     ModelOptions options;
     options.arch = c.arch;
@@ -31,7 +31,7 @@ TEST_CASE("backbones give pooled features of the documented size", "[models]") {
 
 TEST_CASE("prototype normalisation makes unit rows and keeps directions", "[models]") {
   torch::manual_seed(1);
-  Prototypes prototypes(8, {5, 7});
+  Prototypes prototypes(8, std::vector<int64_t>{5, 7});
   auto before = prototypes->weight(1).detach().clone();
   prototypes->normalize();
   for (int64_t h = 0; h < 2; ++h) {
