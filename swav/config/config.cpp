@@ -441,6 +441,22 @@ ExperimentOptions load_experiment(const std::string& path,
   return parse_experiment(text.str(), path, overrides);
 }
 
+std::string peek_db(const std::string& path, const std::vector<std::string>& overrides) {
+  for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
+    if (it->rfind("db=", 0) == 0) {
+      std::string value = it->substr(3);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      return value;
+    }
+  }
+  try {
+    const toml::table table = toml::parse_file(path);
+    if (auto db = table["db"].value<std::string>()) return *db;
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
 void validate(const ExperimentOptions& options, const std::string& source_name) {
   config_detail::validate_options(options, [&](const std::string&) { return source_name; });
 }

@@ -30,6 +30,11 @@ ExperimentOptions load_experiment(const std::string& path,
 ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
                                    const std::vector<std::string>& overrides = {});
 
+/// The store path an experiment file asks for (`db` override, else its top-level `db`), read leniently
+/// so that a run whose config is invalid can still be recorded as failed in the right store; "" when
+/// neither is there or the file cannot be read.
+std::string peek_db(const std::string& path, const std::vector<std::string>& overrides = {});
+
 /// Canonical TOML of resolved options: every key, fixed order and formatting. Parsing it gives the
 /// same options back; it is what the store records and what the config hash is computed on.
 std::string to_toml(const ExperimentOptions& options);

@@ -268,6 +268,17 @@ void Store::drop_metrics_after(int64_t run_id, int64_t epoch) {
   });
 }
 
+void Store::drop_evals(int64_t run_id, const std::string& protocol) {
+  with_retry(path_, "dropping evals", [&] {
+    SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement erase(*db_, "DELETE FROM evals WHERE run_id = ? AND protocol = ?");
+    erase.bind(1, run_id);
+    erase.bind(2, protocol);
+    erase.exec();
+    transaction.commit();
+  });
+}
+
 std::optional<RunRecord> Store::run(int64_t run_id) const {
   return with_retry(path_, "reading a run", [&]() -> std::optional<RunRecord> {
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE id = ?", kRunColumns));

@@ -95,6 +95,9 @@ class Store {
   /// row is duplicated).
   void drop_metrics_after(int64_t run_id, int64_t epoch);
 
+  /// Deletes a run's evals of one protocol (a resumed run evaluates again without duplicating rows).
+  void drop_evals(int64_t run_id, const std::string& protocol);
+
   std::optional<RunRecord> run(int64_t run_id) const;
   /// The most recent run of (experiment, config_hash), if any.
   std::optional<RunRecord> latest_run(const std::string& experiment, const std::string& config_hash) const;

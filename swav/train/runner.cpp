@@ -63,9 +63,9 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
 
   Stopwatch eval_clock;
   if (progress) fmt::print("evaluating on {} ...\n", dataset_label(options.data));
-  for (const auto& r : evaluate_encoder(*method->encoder(), train, test, options, device, true)) {
-    store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
-  }
+  const auto results = evaluate_encoder(*method->encoder(), train, test, options, device, true);
+  for (const auto& protocol : {"knn", "linear"}) store.drop_evals(run_id, protocol);  // earlier attempts
+  for (const auto& r : results) store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
   store.log_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
 
@@ -80,7 +80,9 @@ RunOutcome run_experiment(const RunRequest& request) {
   } catch (const UserError& e) {
     config_error = e.what();
   }
-  outcome.db_path = !request.db.empty() ? request.db : (!options.db.empty() ? options.db : default_db_path());
+  std::string db = request.db;
+  if (db.empty()) db = config_error.empty() ? options.db : peek_db(request.config_path, request.overrides);
+  outcome.db_path = db.empty() ? default_db_path() : db;
   Store store(outcome.db_path);
 
   RunInfo info;
