@@ -1,5 +1,6 @@
 // run_experiment experiments/<name>.toml [key=value ...] [--db PATH] [--force] [--quiet]
-// Trains and evaluates one experiment, records everything in the SQLite store and prints the results.
+// Trains and evaluates one experiment, records everything in the SQLite store and prints the
+// results.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -11,7 +12,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: run_experiment EXPERIMENT.toml [key.path=VALUE ...] [options]
+constexpr const char* kUsage =
+    R"(usage: run_experiment EXPERIMENT.toml [key.path=VALUE ...] [options]
 
 Trains the experiment's method, evaluates the encoder (kNN, linear probe) on the test split, records
 the run, per-epoch metrics and evaluations in the SQLite store, and prints a results table. Re-running
@@ -60,8 +62,9 @@ int main(int argc, char** argv) {
   try {
     const swav::RunOutcome outcome = swav::run_experiment(request);
     if (outcome.skipped) {
-      fmt::print("a finished run with this config exists (run {}); showing it (--force runs again)\n",
-                 outcome.run_id);
+      fmt::print(
+          "a finished run with this config exists (run {}); showing it (--force runs again)\n",
+          outcome.run_id);
     }
     if (outcome.ok) {
       swav::Store store(outcome.db_path);

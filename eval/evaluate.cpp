@@ -15,9 +15,10 @@ std::string dataset_label(const DataOptions& data) {
   return fmt::format("{}/test", data.format);
 }
 
-std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& train, const ImageSet& test,
-                                         const ExperimentOptions& options, torch::Device device,
-                                         bool with_linear, const std::string& protocol_suffix) {
+std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& train,
+                                         const ImageSet& test, const ExperimentOptions& options,
+                                         torch::Device device, bool with_linear,
+                                         const std::string& protocol_suffix) {
   const auto& eval = options.eval;
   const auto& mean = options.augment.mean;
   const auto& std = options.augment.std;
@@ -27,13 +28,14 @@ std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& 
 
   std::vector<EvalResult> results;
   for (int64_t k : eval.knn_k) {
-    const double top1 = weighted_knn_accuracy(train_features, train.labels, test_features, test.labels, k,
-                                              eval.knn_temperature, train.num_classes);
+    const double top1 =
+        weighted_knn_accuracy(train_features, train.labels, test_features, test.labels, k,
+                              eval.knn_temperature, train.num_classes);
     results.push_back({"knn" + protocol_suffix, dataset, fmt::format("top1_k{}", k), top1});
   }
   if (with_linear && eval.linear) {
-    auto probe = linear_probe(train_features, train.labels, test_features, test.labels, train.num_classes,
-                              eval, static_cast<uint64_t>(options.train.seed));
+    auto probe = linear_probe(train_features, train.labels, test_features, test.labels,
+                              train.num_classes, eval, static_cast<uint64_t>(options.train.seed));
     results.push_back({"linear", dataset, "top1_best", probe.best_top1});
     results.push_back({"linear", dataset, "top1_last", probe.last_top1});
   }

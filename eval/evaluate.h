@@ -20,11 +20,13 @@ struct EvalResult {
 };
 
 /// Features of `train` and `test` from the frozen encoder, then weighted kNN for every k in
-/// options.eval.knn_k and, when `with_linear` and options.eval.linear, the linear probe. Accuracies in
-/// [0, 1]. `protocol_suffix` is appended to the kNN protocol name ("_init" for the untrained network).
-std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& train, const ImageSet& test,
-                                         const ExperimentOptions& options, torch::Device device,
-                                         bool with_linear, const std::string& protocol_suffix = "");
+/// options.eval.knn_k and, when `with_linear` and options.eval.linear, the linear probe. Accuracies
+/// in [0, 1]. `protocol_suffix` is appended to the kNN protocol name ("_init" for the untrained
+/// network).
+std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& train,
+                                         const ImageSet& test, const ExperimentOptions& options,
+                                         torch::Device device, bool with_linear,
+                                         const std::string& protocol_suffix = "");
 
 /// Name under which a dataset's test split is logged, e.g. "fashion_mnist/test".
 std::string dataset_label(const DataOptions& data);

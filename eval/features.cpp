@@ -4,8 +4,9 @@
 
 namespace swav {
 
-torch::Tensor extract_features(BackboneImpl& backbone, const ImageSet& set, const std::vector<double>& mean,
-                               const std::vector<double>& std, torch::Device device, int64_t batch_size) {
+torch::Tensor extract_features(BackboneImpl& backbone, const ImageSet& set,
+                               const std::vector<double>& mean, const std::vector<double>& std,
+                               torch::Device device, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = backbone.is_training();
   backbone.eval();

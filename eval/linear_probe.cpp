@@ -4,10 +4,12 @@
 
 namespace swav {
 
-LinearProbeResult linear_probe(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+LinearProbeResult linear_probe(const torch::Tensor& train_features,
+                               const torch::Tensor& train_labels,
                                const torch::Tensor& test_features, const torch::Tensor& test_labels,
                                int64_t classes, const EvalOptions& options, uint64_t seed) {
-  TORCH_CHECK(train_features.size(0) == train_labels.size(0), "linear_probe: feature/label count mismatch");
+  TORCH_CHECK(train_features.size(0) == train_labels.size(0),
+              "linear_probe: feature/label count mismatch");
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const int64_t n = train_features.size(0), dim = train_features.size(1);
   torch::nn::Linear linear(dim, classes);
@@ -38,8 +40,8 @@ LinearProbeResult linear_probe(const torch::Tensor& train_features, const torch:
       const double lr = 0.5 * options.linear_lr * (1 + std::cos(M_PI * it / total_steps));
       for (auto& group : sgd.param_groups()) group.options().set_lr(lr);
       auto idx = order.narrow(0, begin, std::min(batch, n - begin));
-      auto loss = torch::nn::functional::cross_entropy(linear->forward(train_features.index_select(0, idx)),
-                                                       train_labels.index_select(0, idx));
+      auto loss = torch::nn::functional::cross_entropy(
+          linear->forward(train_features.index_select(0, idx)), train_labels.index_select(0, idx));
       sgd.zero_grad();
       loss.backward();
       sgd.step();

@@ -17,7 +17,8 @@ const nlohmann::json& reference() {
 }
 
 namespace {
-void flatten(const nlohmann::json& v, std::vector<double>& out, std::vector<int64_t>& shape, size_t depth) {
+void flatten(const nlohmann::json& v, std::vector<double>& out, std::vector<int64_t>& shape,
+             size_t depth) {
   if (v.is_array()) {
     if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
     for (const auto& e : v) flatten(e, out, shape, depth + 1);
@@ -72,7 +73,8 @@ ExperimentOptions tiny_experiment() {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / ("swav_test_" + std::to_string(rd()) + std::to_string(rd()));
+  path_ = std::filesystem::temp_directory_path() /
+          ("swav_test_" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(path_);
 }
 

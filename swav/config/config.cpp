@@ -445,7 +445,8 @@ std::string peek_db(const std::string& path, const std::vector<std::string>& ove
   for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
     if (it->rfind("db=", 0) == 0) {
       std::string value = it->substr(3);
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
       return value;
     }
   }

@@ -10,8 +10,8 @@ namespace swav {
 /// Reads an experiment file and applies command-line overrides ("section.key=<TOML value>", e.g.
 /// `swav.epsilon=0.03`, `model.prototypes=[100,100]`, `data.root="/data"`), then validates.
 /// Every error is a UserError naming the file (and line where known), the key path and what was
-/// expected: a TOML syntax error, an unknown key (with the nearest valid key suggested), a wrong type,
-/// an out-of-range value, inconsistent fields (e.g. crops_for_assign outside the crops).
+/// expected: a TOML syntax error, an unknown key (with the nearest valid key suggested), a wrong
+/// type, an out-of-range value, inconsistent fields (e.g. crops_for_assign outside the crops).
 ///
 /// File layout = the struct layout of options.h: top-level keys name, method, db, run_dir; sections
 /// [data] [augment] [model] [swav] [optim] [train] [eval] whose keys are the field names.
@@ -30,9 +30,9 @@ ExperimentOptions load_experiment(const std::string& path,
 ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
                                    const std::vector<std::string>& overrides = {});
 
-/// The store path an experiment file asks for (`db` override, else its top-level `db`), read leniently
-/// so that a run whose config is invalid can still be recorded as failed in the right store; "" when
-/// neither is there or the file cannot be read.
+/// The store path an experiment file asks for (`db` override, else its top-level `db`), read
+/// leniently so that a run whose config is invalid can still be recorded as failed in the right
+/// store; "" when neither is there or the file cannot be read.
 std::string peek_db(const std::string& path, const std::vector<std::string>& overrides = {});
 
 /// Canonical TOML of resolved options: every key, fixed order and formatting. Parsing it gives the

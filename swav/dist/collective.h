@@ -1,6 +1,6 @@
 // Collective communication, passed into the math that needs global reductions (Sinkhorn, queues,
-// k-means). One process: every reduction is the identity. Multi-process implementations (c10d Gloo on
-// CPU, NCCL on GPU) implement the same interface.
+// k-means). One process: every reduction is the identity. Multi-process implementations (c10d Gloo
+// on CPU, NCCL on GPU) implement the same interface.
 #pragma once
 #include <torch/torch.h>
 

@@ -1,4 +1,5 @@
-// The one registry: method name -> factory. The runner, tests and benchmarks all build methods here.
+// The one registry: method name -> factory. The runner, tests and benchmarks all build methods
+// here.
 #include <functional>
 #include <map>
 
@@ -13,10 +14,8 @@ using Factory = std::function<std::unique_ptr<Method>(const ExperimentOptions&, 
 
 const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> factories = {
-      {"swav",
-       [](const ExperimentOptions& o, int64_t channels, int64_t) {
-         return std::make_unique<SwavMethod>(o, channels);
-       }},
+      {"swav", [](const ExperimentOptions& o, int64_t channels,
+                  int64_t) { return std::make_unique<SwavMethod>(o, channels); }},
   };
   return factories;
 }
@@ -33,7 +32,8 @@ std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in
                                     int64_t dataset_size) {
   auto it = registry().find(options.method);
   if (it == registry().end()) {
-    fail("method: unknown method '{}' (known: {})", options.method, fmt::join(method_names(), ", "));
+    fail("method: unknown method '{}' (known: {})", options.method,
+         fmt::join(method_names(), ", "));
   }
   return it->second(options, in_channels, dataset_size);
 }

@@ -9,7 +9,8 @@ namespace F = torch::nn::functional;
 
 SwavNetworkImpl::SwavNetworkImpl(const ModelOptions& options, int64_t in_channels) {
   backbone = register_module("backbone", make_backbone(options, in_channels));
-  head = register_module("head", ProjectionHead(backbone->feature_dim(), options.hidden_dim, options.output_dim));
+  head = register_module(
+      "head", ProjectionHead(backbone->feature_dim(), options.hidden_dim, options.output_dim));
   prototypes = register_module("prototypes", Prototypes(options.output_dim, options.prototypes));
 }
 
@@ -29,7 +30,9 @@ std::pair<torch::Tensor, std::vector<torch::Tensor>> SwavNetworkImpl::forward(
 }
 
 SwavMethod::SwavMethod(const ExperimentOptions& options, int64_t in_channels)
-    : options_(options.swav), output_dim_(options.model.output_dim), network_(options.model, in_channels) {}
+    : options_(options.swav),
+      output_dim_(options.model.output_dim),
+      network_(options.model, in_channels) {}
 
 void SwavMethod::on_epoch_start(StepContext& ctx) {
   used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
@@ -69,7 +72,8 @@ StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
         codes.push_back(q.narrow(0, q.size(0) - B, B));
       }
     }
-    auto head_loss = swav_loss(scores[h].split(B), codes, options_.crops_for_assign, options_.temperature);
+    auto head_loss =
+        swav_loss(scores[h].split(B), codes, options_.crops_for_assign, options_.temperature);
     loss = loss.defined() ? loss + head_loss : head_loss;
   }
   loss = loss / static_cast<double>(network_->prototypes->num_heads());
@@ -80,7 +84,8 @@ StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
     const int64_t length = queue_.size(1);
     for (size_t j = 0; j < options_.crops_for_assign.size(); ++j) {
       auto current = z.narrow(0, options_.crops_for_assign[j] * B, B).detach();
-      if (length > B) queue_[j].narrow(0, B, length - B).copy_(queue_[j].narrow(0, 0, length - B).clone());
+      if (length > B)
+        queue_[j].narrow(0, B, length - B).copy_(queue_[j].narrow(0, 0, length - B).clone());
       queue_[j].narrow(0, 0, std::min(B, length)).copy_(current.narrow(0, 0, std::min(B, length)));
     }
     queue_filled_ = std::min(length, queue_filled_ + B);

@@ -14,9 +14,9 @@
 
 namespace swav {
 
-/// Backbone -> projection head -> L2 normalise -> prototypes. Crops of equal resolution go through the
-/// backbone together; the pooled features of all crops are concatenated so the head (and its BN) runs
-/// once over all crops.
+/// Backbone -> projection head -> L2 normalise -> prototypes. Crops of equal resolution go through
+/// the backbone together; the pooled features of all crops are concatenated so the head (and its
+/// BN) runs once over all crops.
 class SwavNetworkImpl : public torch::nn::Module {
  public:
   SwavNetworkImpl(const ModelOptions& options, int64_t in_channels);
@@ -24,7 +24,8 @@ class SwavNetworkImpl : public torch::nn::Module {
   /// crops: n_crops tensors [B, C, s_i, s_i]. Returns z, the normalised embeddings of all crops
   /// concatenated in crop order [n_crops * B, D], and the scores of every prototype head, each
   /// [n_crops * B, K_h].
-  std::pair<torch::Tensor, std::vector<torch::Tensor>> forward(const std::vector<torch::Tensor>& crops);
+  std::pair<torch::Tensor, std::vector<torch::Tensor>> forward(
+      const std::vector<torch::Tensor>& crops);
 
   std::shared_ptr<BackboneImpl> backbone;
   ProjectionHead head{nullptr};

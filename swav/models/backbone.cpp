@@ -10,7 +10,8 @@ namespace {
 namespace nn = torch::nn;
 
 nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+  return nn::Conv2d(
+      nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
 // A residual block; `bottleneck` selects 1x1-3x3-1x1 (expansion 4) over 3x3-3x3 (expansion 1).
@@ -20,17 +21,18 @@ class BlockImpl : public nn::Module {
     const int64_t out = planes * (bottleneck ? 4 : 1);
     if (bottleneck) {
       // Stride on the 3x3 convolution (ResNet v1.5), as torchvision and the reference do.
-      body_ = register_module("body", nn::Sequential(conv(in, planes, 1, 1), nn::BatchNorm2d(planes),
-                                                     nn::ReLU(true), conv(planes, planes, 3, stride),
-                                                     nn::BatchNorm2d(planes), nn::ReLU(true),
-                                                     conv(planes, out, 1, 1), nn::BatchNorm2d(out)));
+      body_ = register_module(
+          "body", nn::Sequential(conv(in, planes, 1, 1), nn::BatchNorm2d(planes), nn::ReLU(true),
+                                 conv(planes, planes, 3, stride), nn::BatchNorm2d(planes),
+                                 nn::ReLU(true), conv(planes, out, 1, 1), nn::BatchNorm2d(out)));
     } else {
-      body_ = register_module("body", nn::Sequential(conv(in, planes, 3, stride), nn::BatchNorm2d(planes),
-                                                     nn::ReLU(true), conv(planes, out, 3, 1),
-                                                     nn::BatchNorm2d(out)));
+      body_ = register_module(
+          "body", nn::Sequential(conv(in, planes, 3, stride), nn::BatchNorm2d(planes),
+                                 nn::ReLU(true), conv(planes, out, 3, 1), nn::BatchNorm2d(out)));
     }
     if (stride != 1 || in != out) {
-      shortcut_ = register_module("shortcut", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+      shortcut_ = register_module("shortcut",
+                                  nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -47,8 +49,8 @@ class ResNetImpl : public BackboneImpl {
  public:
   ResNetImpl(const ModelOptions& options, int64_t in_channels) {
     const bool bottleneck = options.arch == "resnet50";
-    const std::vector<int64_t> depths = bottleneck ? std::vector<int64_t>{3, 4, 6, 3}
-                                                   : std::vector<int64_t>{2, 2, 2, 2};
+    const std::vector<int64_t> depths =
+        bottleneck ? std::vector<int64_t>{3, 4, 6, 3} : std::vector<int64_t>{2, 2, 2, 2};
     const int64_t base = std::max<int64_t>(1, std::llround(64 * options.width));
     nn::Sequential stem;
     if (options.stem == "cifar") {
@@ -137,7 +139,8 @@ std::shared_ptr<BackboneImpl> make_backbone(const ModelOptions& options, int64_t
     return std::make_shared<ResNetImpl>(options, in_channels);
   }
   if (options.arch == "convnet") return std::make_shared<ConvNetImpl>(options, in_channels);
-  fail("model.arch: unknown architecture '{}' (expected resnet18, resnet50 or convnet)", options.arch);
+  fail("model.arch: unknown architecture '{}' (expected resnet18, resnet50 or convnet)",
+       options.arch);
 }
 
 }  // namespace swav

@@ -17,11 +17,14 @@ ProjectionHeadImpl::ProjectionHeadImpl(int64_t in, int64_t hidden, int64_t out) 
   net_ = register_module("net", net);
 }
 
-torch::Tensor ProjectionHeadImpl::forward(torch::Tensor x) { return net_->forward(x); }
+torch::Tensor ProjectionHeadImpl::forward(torch::Tensor x) {
+  return net_->forward(x);
+}
 
 PrototypesImpl::PrototypesImpl(int64_t dim, const std::vector<int64_t>& counts) {
   for (size_t h = 0; h < counts.size(); ++h) {
-    heads_.push_back(register_module("head" + std::to_string(h), nn::Linear(nn::LinearOptions(dim, counts[h]).bias(false))));
+    heads_.push_back(register_module("head" + std::to_string(h),
+                                     nn::Linear(nn::LinearOptions(dim, counts[h]).bias(false))));
   }
 }
 

@@ -18,11 +18,11 @@ std::string default_db_path();
 /// Facts about a run recorded when it starts.
 struct RunInfo {
   std::string experiment;
-  std::string trial;          // trial name within the experiment ("main" for a single run)
+  std::string trial;  // trial name within the experiment ("main" for a single run)
   std::string config_hash;
-  std::string config_toml;    // resolved config
+  std::string config_toml;  // resolved config
   std::string git_revision;
-  std::string versions;       // library versions, e.g. "torch 2.11.0"
+  std::string versions;  // library versions, e.g. "torch 2.11.0"
   int64_t seed = 0;
   std::string device;
   int64_t world_size = 1;
@@ -57,16 +57,17 @@ struct EvalRow {
 };
 
 /// Tables:
-///  runs(id, experiment, trial, config_hash, config, git_revision, versions, seed, device, world_size,
+///  runs(id, experiment, trial, config_hash, config, git_revision, versions, seed, device,
+///  world_size,
 ///       status['running'|'done'|'failed'], started, finished, error)
 ///  metrics(run_id, epoch, step, name, value)      one row per logged scalar
 ///  evals(run_id, protocol, dataset, metric, value)
 ///  runs.config holds the resolved config (to_toml); started/finished are ISO-8601 UTC
 ///  ("2025-01-31T12:00:00.123Z"); metric and eval values that are NaN read back as NaN.
 /// Every write is its own transaction (or a batch in one), with a busy timeout, so concurrent
-/// writers neither lose nor duplicate rows. Errors opening or writing the file throw UserError naming
-/// the path. The schema is created when missing; PRAGMA user_version holds its version, and a file
-/// from a newer version is refused.
+/// writers neither lose nor duplicate rows. Errors opening or writing the file throw UserError
+/// naming the path. The schema is created when missing; PRAGMA user_version holds its version, and
+/// a file from a newer version is refused.
 class Store {
  public:
   /// Opens (creating if needed) the store at `path`; an empty path means default_db_path(). The
@@ -85,7 +86,8 @@ class Store {
   /// Sets status back to 'running' (a resumed run).
   void reopen_run(int64_t run_id);
 
-  void log_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name, double value);
+  void log_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name,
+                  double value);
   /// Several metrics of one (epoch, step) in one transaction.
   void log_metrics(int64_t run_id, int64_t epoch, int64_t step,
                    const std::vector<std::pair<std::string, double>>& values);
@@ -95,12 +97,14 @@ class Store {
   /// row is duplicated).
   void drop_metrics_after(int64_t run_id, int64_t epoch);
 
-  /// Deletes a run's evals of one protocol (a resumed run evaluates again without duplicating rows).
+  /// Deletes a run's evals of one protocol (a resumed run evaluates again without duplicating
+  /// rows).
   void drop_evals(int64_t run_id, const std::string& protocol);
 
   std::optional<RunRecord> run(int64_t run_id) const;
   /// The most recent run of (experiment, config_hash), if any.
-  std::optional<RunRecord> latest_run(const std::string& experiment, const std::string& config_hash) const;
+  std::optional<RunRecord> latest_run(const std::string& experiment,
+                                      const std::string& config_hash) const;
   std::vector<RunRecord> runs(const std::string& experiment = "") const;
   std::vector<MetricRow> metrics(int64_t run_id, const std::string& name = "") const;
   std::vector<EvalRow> evals(int64_t run_id) const;

@@ -1,5 +1,5 @@
-// The extension point: a self-supervised method owns its networks and its loss; the Trainer owns the
-// loop. SwAV and every baseline implement this interface and are built through the registry.
+// The extension point: a self-supervised method owns its networks and its loss; the Trainer owns
+// the loop. SwAV and every baseline implement this interface and are built through the registry.
 #pragma once
 #include <torch/torch.h>
 
@@ -20,10 +20,10 @@ namespace swav {
 struct StepContext {
   torch::Device device = torch::kCPU;
   Collective* collective = &single_process();
-  int64_t epoch = 0;            // current epoch (0-based)
-  int64_t iteration = 0;        // global iteration (0-based) over the whole run
+  int64_t epoch = 0;      // current epoch (0-based)
+  int64_t iteration = 0;  // global iteration (0-based) over the whole run
   int64_t iters_per_epoch = 0;
-  int64_t global_batch = 0;     // batch size x world size
+  int64_t global_batch = 0;  // batch size x world size
   double lr = 0;
 };
 
@@ -62,7 +62,8 @@ class Method {
   /// Scalars summarising the finished epoch (e.g. prototype usage); called once per epoch.
   virtual Scalars on_epoch_end(StepContext& ctx) { return {}; }
 
-  /// State beyond module() parameters and buffers (queues, memory banks, labels), so resume is exact.
+  /// State beyond module() parameters and buffers (queues, memory banks, labels), so resume is
+  /// exact.
   virtual void save_state(torch::serialize::OutputArchive& archive) const {}
   virtual void load_state(torch::serialize::InputArchive& archive) {}
 };

@@ -46,7 +46,8 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   bool have_init = false;
   for (const auto& e : store.evals(run_id)) have_init |= e.protocol == "knn_init";
   if (options.eval.untrained_baseline && !have_init) {
-    for (const auto& r : evaluate_encoder(*method->encoder(), train, test, options, device, false, "_init")) {
+    for (const auto& r :
+         evaluate_encoder(*method->encoder(), train, test, options, device, false, "_init")) {
       store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
     }
   }
@@ -59,12 +60,14 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   });
   Stopwatch train_clock;
   trainer.fit();
-  store.log_metric(run_id, options.train.epochs, 0, "train_seconds_this_attempt", train_clock.seconds());
+  store.log_metric(run_id, options.train.epochs, 0, "train_seconds_this_attempt",
+                   train_clock.seconds());
 
   Stopwatch eval_clock;
   if (progress) fmt::print("evaluating on {} ...\n", dataset_label(options.data));
   const auto results = evaluate_encoder(*method->encoder(), train, test, options, device, true);
-  for (const auto& protocol : {"knn", "linear"}) store.drop_evals(run_id, protocol);  // earlier attempts
+  for (const auto& protocol : {"knn", "linear"})
+    store.drop_evals(run_id, protocol);  // earlier attempts
   for (const auto& r : results) store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
   store.log_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
@@ -81,7 +84,8 @@ RunOutcome run_experiment(const RunRequest& request) {
     config_error = e.what();
   }
   std::string db = request.db;
-  if (db.empty()) db = config_error.empty() ? options.db : peek_db(request.config_path, request.overrides);
+  if (db.empty())
+    db = config_error.empty() ? options.db : peek_db(request.config_path, request.overrides);
   outcome.db_path = db.empty() ? default_db_path() : db;
   Store store(outcome.db_path);
 
@@ -104,7 +108,8 @@ RunOutcome run_experiment(const RunRequest& request) {
   info.config_toml = to_toml(options);
   info.seed = options.train.seed;
   info.device = options.train.device;
-  const std::string run_root = options.run_dir.empty() ? (fs::path("runs") / options.name).string() : options.run_dir;
+  const std::string run_root =
+      options.run_dir.empty() ? (fs::path("runs") / options.name).string() : options.run_dir;
   const std::string trial_dir = (fs::path(run_root) / info.config_hash).string();
 
   auto previous = store.latest_run(options.name, info.config_hash);
@@ -126,8 +131,9 @@ RunOutcome run_experiment(const RunRequest& request) {
     fs::create_directories(trial_dir);
     std::ofstream(fs::path(trial_dir) / "config.toml") << info.config_toml;
     if (request.progress) {
-      fmt::print("run {} of '{}' (config {}, {} on {}){}\n", outcome.run_id, options.name, info.config_hash,
-                 options.method, options.train.device, outcome.resumed ? ", resuming from its checkpoint" : "");
+      fmt::print("run {} of '{}' (config {}, {} on {}){}\n", outcome.run_id, options.name,
+                 info.config_hash, options.method, options.train.device,
+                 outcome.resumed ? ", resuming from its checkpoint" : "");
     }
     train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress);
     store.finish_run(outcome.run_id, true);
@@ -161,30 +167,35 @@ std::string format_run_results(const Store& store, int64_t run_id) {
     options = parse_experiment(run->config_toml, "store run " + std::to_string(run_id));
     prototypes = options.model.prototypes.empty() ? 0 : options.model.prototypes[0];
     config_line = fmt::format("{} on {}, {} {}, {} epochs x batch {}, crops {}", options.method,
-                              options.data.format, options.model.arch, fmt::join(options.model.prototypes, "+"),
-                              options.train.epochs, options.train.batch_size, [&] {
+                              options.data.format, options.model.arch,
+                              fmt::join(options.model.prototypes, "+"), options.train.epochs,
+                              options.train.batch_size, [&] {
                                 std::vector<std::string> g;
-                                for (auto& c : options.augment.crops) g.push_back(fmt::format("{}x{}", c.count, c.size));
+                                for (auto& c : options.augment.crops)
+                                  g.push_back(fmt::format("{}x{}", c.count, c.size));
                                 return fmt::format("{}", fmt::join(g, "+"));
                               }());
   } catch (const std::exception&) {
   }
 
-  std::string out = fmt::format("\nrun {} '{}' ({}), status {}, config {}\n{}\n\n", run->id, run->experiment,
-                                run->trial, run->status, run->config_hash, config_line);
+  std::string out =
+      fmt::format("\nrun {} '{}' ({}), status {}, config {}\n{}\n\n", run->id, run->experiment,
+                  run->trial, run->status, run->config_hash, config_line);
   out += "| quantity | value |\n|---|---|\n";
   if (!losses.empty()) {
-    out += fmt::format("| SwAV loss, first -> last epoch | {:.4f} -> {:.4f} (ln K = {:.4f}) |\n", losses.front().value,
-                       losses.back().value, prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0);
+    out += fmt::format("| SwAV loss, first -> last epoch | {:.4f} -> {:.4f} (ln K = {:.4f}) |\n",
+                       losses.front().value, losses.back().value,
+                       prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0);
   }
-  if (!usage.empty()) out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);
+  if (!usage.empty())
+    out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);
   for (const auto& [key, value] : evals) {
     if (key.rfind("knn/", 0) != 0) continue;
     const std::string metric = key.substr(4);
     auto init = evals.find("knn_init/" + metric);
     if (init != evals.end()) {
-      out += fmt::format("| kNN {} (untrained network) | {:.2f}% ({:.2f}%, {:+.2f} points) |\n", metric, 100 * value,
-                         100 * init->second, 100 * (value - init->second));
+      out += fmt::format("| kNN {} (untrained network) | {:.2f}% ({:.2f}%, {:+.2f} points) |\n",
+                         metric, 100 * value, 100 * init->second, 100 * (value - init->second));
     } else {
       out += fmt::format("| kNN {} | {:.2f}% |\n", metric, 100 * value);
     }
@@ -194,11 +205,13 @@ std::string format_run_results(const Store& store, int64_t run_id) {
                        100 * evals["linear/top1_best"], 100 * evals["linear/top1_last"]);
   }
   if (!losses.empty()) {
-    out += fmt::format("| training time ({} epochs) | {} ({}/epoch) |\n", losses.size(), format_duration(train_seconds),
+    out += fmt::format("| training time ({} epochs) | {} ({}/epoch) |\n", losses.size(),
+                       format_duration(train_seconds),
                        format_duration(train_seconds / static_cast<double>(losses.size())));
   }
   auto eval_seconds = store.metrics(run_id, "eval_seconds");
-  if (!eval_seconds.empty()) out += fmt::format("| evaluation time | {} |\n", format_duration(eval_seconds.back().value));
+  if (!eval_seconds.empty())
+    out += fmt::format("| evaluation time | {} |\n", format_duration(eval_seconds.back().value));
   if (!run->error.empty()) out += fmt::format("\nerror: {}\n", run->error);
   return out;
 }

@@ -19,7 +19,8 @@ torch::Device parse_device(const std::string& name) {
     }
     torch::Device device(name);
     if (device.has_index() && device.index() >= static_cast<int64_t>(torch::cuda::device_count())) {
-      fail("train.device: '{}' does not exist ({} CUDA devices)", name, torch::cuda::device_count());
+      fail("train.device: '{}' does not exist ({} CUDA devices)", name,
+           torch::cuda::device_count());
     }
     return device;
   }
@@ -140,19 +141,21 @@ TrainSummary Trainer::fit() {
         // The loss is read from the device only here, once per logging interval.
         last_loss = out.loss.item<double>();
         if (!std::isfinite(last_loss)) {
-          fail("training diverged: the loss is {} at epoch {} iteration {} (lr {:.4g}); lower "
-               "optim.base_lr or check the data",
-               last_loss, epoch, ctx.iteration, ctx.lr);
+          fail(
+              "training diverged: the loss is {} at epoch {} iteration {} (lr {:.4g}); lower "
+              "optim.base_lr or check the data",
+              last_loss, epoch, ctx.iteration, ctx.lr);
         }
         if (progress_) {
           const double elapsed = since_start.seconds();
           const double eta = elapsed / steps_done * (total_steps - steps_done);
           const double ips = static_cast<double>(step * train.batch_size) / epoch_clock.seconds();
-          print_progress(fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.4g}  {:.0f} img/s  "
-                                     "ETA {}",
-                                     label_, epoch + 1, train.epochs, step, iters_per_epoch, last_loss,
-                                     ctx.lr, ips, format_duration(eta)),
-                         last);
+          print_progress(
+              fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.4g}  {:.0f} img/s  "
+                          "ETA {}",
+                          label_, epoch + 1, train.epochs, step, iters_per_epoch, last_loss, ctx.lr,
+                          ips, format_duration(eta)),
+              last);
         }
       }
     }
@@ -161,10 +164,11 @@ TrainSummary Trainer::fit() {
     if (!std::isfinite(mean_loss)) {
       fail("training diverged: the mean loss of epoch {} is {}", epoch, mean_loss);
     }
-    Scalars metrics = {{"loss", mean_loss},
-                       {"lr", ctx.lr},
-                       {"seconds", seconds},
-                       {"images_per_sec", static_cast<double>(step * train.batch_size * world) / seconds}};
+    Scalars metrics = {
+        {"loss", mean_loss},
+        {"lr", ctx.lr},
+        {"seconds", seconds},
+        {"images_per_sec", static_cast<double>(step * train.batch_size * world) / seconds}};
     for (auto& kv : method_.on_epoch_end(ctx)) metrics.push_back(kv);
     summary.epoch_metrics.push_back(metrics);
     summary.epochs = epoch + 1;

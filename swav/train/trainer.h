@@ -17,20 +17,21 @@ class LarcSgd;
 
 /// What fit() did.
 struct TrainSummary {
-  int64_t first_epoch = 0;           // 0 for a fresh run, else the epoch resumed at
-  int64_t epochs = 0;                // epochs completed in total
+  int64_t first_epoch = 0;             // 0 for a fresh run, else the epoch resumed at
+  int64_t epochs = 0;                  // epochs completed in total
   std::vector<Scalars> epoch_metrics;  // metrics of the epochs run by this call
   double seconds = 0;
 };
 
 /// Runs epochs x steps of a Method: learning-rate schedule, SGD + LARC, the method's hooks,
-/// per-epoch metrics (loss, lr, seconds, images_per_sec, plus the method's own), a progress line with
-/// an ETA, and checkpoints every `train.checkpoint_every` epochs and at the end. A checkpoint holds the
-/// model, optimiser state, the method's state (queues, banks), the schedule position and the RNG
-/// state, so a run resumed from it continues exactly as if it had not stopped.
+/// per-epoch metrics (loss, lr, seconds, images_per_sec, plus the method's own), a progress line
+/// with an ETA, and checkpoints every `train.checkpoint_every` epochs and at the end. A checkpoint
+/// holds the model, optimiser state, the method's state (queues, banks), the schedule position and
+/// the RNG state, so a run resumed from it continues exactly as if it had not stopped.
 class Trainer {
  public:
-  /// Called after each epoch with its 0-based index and metrics (the runner writes them to the store).
+  /// Called after each epoch with its 0-based index and metrics (the runner writes them to the
+  /// store).
   using EpochCallback = std::function<void(int64_t epoch, const Scalars& metrics)>;
 
   Trainer(const ExperimentOptions& options, Method& method, const ImageSet& train,

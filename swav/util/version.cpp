@@ -12,7 +12,9 @@
 
 namespace swav {
 
-std::string git_revision() { return SWAV_GIT_REV; }
+std::string git_revision() {
+  return SWAV_GIT_REV;
+}
 
 std::string library_versions() {
   return fmt::format("swav-bench 0.1.0, torch {}, sqlite {}, fmt {}", SWAV_TORCH_VERSION,

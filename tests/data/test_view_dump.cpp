@@ -32,7 +32,9 @@ TEST_CASE("dump multi-crop views of Fashion-MNIST", "[.dump]") {
                                                  .size(std::vector<int64_t>{28, 28})
                                                  .mode(torch::kNearest))
               .squeeze();
-      grid.narrow(0, r * 30, 28).narrow(1, (c + 1) * 30, 28).copy_((v.clamp(0, 1) * 255).round().to(torch::kUInt8));
+      grid.narrow(0, r * 30, 28)
+          .narrow(1, (c + 1) * 30, 28)
+          .copy_((v.clamp(0, 1) * 255).round().to(torch::kUInt8));
     }
   }
   const char* dir = std::getenv("SWAV_DUMP_DIR");

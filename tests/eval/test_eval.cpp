@@ -34,14 +34,17 @@ TEST_CASE("linear probe learns linearly separable features and not shuffled labe
   CHECK(chance.last_top1 < 0.32);
 }
 
-TEST_CASE("feature extraction is deterministic, batch-size independent and restores the mode", "[eval]") {
+TEST_CASE("feature extraction is deterministic, batch-size independent and restores the mode",
+          "[eval]") {
   auto options = test::tiny_experiment();
   auto data = load_split(options.data, Split::kTest);
   torch::manual_seed(5);
   auto backbone = make_backbone(options.model, data.channels());
   backbone->train();
-  auto a = extract_features(*backbone, data, options.augment.mean, options.augment.std, torch::kCPU, 7);
-  auto b = extract_features(*backbone, data, options.augment.mean, options.augment.std, torch::kCPU, 32);
+  auto a =
+      extract_features(*backbone, data, options.augment.mean, options.augment.std, torch::kCPU, 7);
+  auto b =
+      extract_features(*backbone, data, options.augment.mean, options.augment.std, torch::kCPU, 32);
   CHECK(a.sizes() == torch::IntArrayRef({data.size(), backbone->feature_dim()}));
   CHECK(torch::allclose(a, b, 1e-5, 1e-5));
   CHECK(backbone->is_training());
@@ -62,5 +65,6 @@ TEST_CASE("evaluate_encoder reports every configured protocol", "[eval]") {
     CHECK(r.value >= 0);
     CHECK(r.value <= 1);
   }
-  CHECK(names == std::vector<std::string>{"knn/top1_k3", "knn/top1_k10", "linear/top1_best", "linear/top1_last"});
+  CHECK(names == std::vector<std::string>{"knn/top1_k3", "knn/top1_k10", "linear/top1_best",
+                                          "linear/top1_last"});
 }

@@ -91,7 +91,8 @@ TEST_CASE("an interrupted run resumes from its checkpoint without duplicating ro
   CHECK(store.evals(first.run_id).size() == 4);
 }
 
-TEST_CASE("an unknown key fails the run with the key named and the run recorded as failed", "[runner]") {
+TEST_CASE("an unknown key fails the run with the key named and the run recorded as failed",
+          "[runner]") {
   Workspace ws;
   const auto path = ws.write_experiment(test::tiny_experiment(), "\n[extra]\nbogus = 1\n");
   const auto outcome = ws.run(path);
@@ -152,7 +153,8 @@ TEST_CASE("a missing or corrupt data file fails the run naming the file", "[runn
     gzclose(f);
     const auto outcome = ws.run(ws.write_experiment(options));
     CHECK_FALSE(outcome.ok);
-    CHECK_THAT(outcome.error, Catch::Contains("train-images-idx3-ubyte.gz") && Catch::Contains("trunc"));
+    CHECK_THAT(outcome.error,
+               Catch::Contains("train-images-idx3-ubyte.gz") && Catch::Contains("trunc"));
     Store store(ws.db);
     CHECK(store.run(outcome.run_id)->status == "failed");
   }
@@ -162,8 +164,8 @@ TEST_CASE("run_experiment exits non-zero and names the key for a bad config", "[
   Workspace ws;
   const auto path = ws.write_experiment(test::tiny_experiment());
   const std::string log = ws.dir.str("out.txt");
-  const std::string command = fmt::format("{}/run_experiment {} swav.epsilonn=0.1 --quiet > {} 2>&1",
-                                          SWAV_BIN_DIR, path, log);
+  const std::string command = fmt::format(
+      "{}/run_experiment {} swav.epsilonn=0.1 --quiet > {} 2>&1", SWAV_BIN_DIR, path, log);
   const int status = std::system(command.c_str());
   CHECK(WEXITSTATUS(status) == 1);
   std::ifstream in(log);

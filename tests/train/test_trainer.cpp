@@ -18,8 +18,8 @@ std::vector<double> losses(const TrainSummary& s) {
   return out;
 }
 
-TrainSummary train(const ExperimentOptions& options, const ImageSet& data, const std::string& checkpoint,
-                   int64_t stop_after = -1) {
+TrainSummary train(const ExperimentOptions& options, const ImageSet& data,
+                   const std::string& checkpoint, int64_t stop_after = -1) {
   torch::manual_seed(static_cast<uint64_t>(options.train.seed));
   auto method = make_method(options, data.channels(), data.size());
   Trainer trainer(options, *method, data, checkpoint);
