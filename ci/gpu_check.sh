@@ -1,0 +1,76 @@
+#!/bin/bash
+# One call on a GPU machine that reaches no package registry (see docs/GPU.md):
+#   unpack the carried Debian packages (.deps, from ci/fetch-gpu-debs), configure and build Release
+#   against the machine's Python torch, run the GPU-tagged tests and the benchmarks, print a table.
+# Usage: ci/gpu_check.sh [--prebuilt BINDIR] [--no-bench] [--tests-only] [--out DIR]
+#   --prebuilt BINDIR  use programs built elsewhere (same LibTorch) instead of building here
+# Results (logs, benchmark JSON) go to --out (default $OUT, else gpu-check-out/).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+prebuilt="" bench=1 out=${OUT:-$here/gpu-check-out}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prebuilt) prebuilt=$2; shift ;;
+    --no-bench) bench=0 ;;
+    --out) out=$2; shift ;;
+    *) echo "gpu_check.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+declare -a rows
+row() { rows+=("$(printf '%-28s %s' "$1" "$2")"); }
+t0=$(date +%s)
+
+# 1. Dependencies: Debian packages unpacked under /opt/deps (never into /).
+if [ -d .deps ] && [ ! -f /opt/deps/.unpacked ]; then
+  mkdir -p /opt/deps
+  for f in .deps/*.deb; do dpkg -x "$f" /opt/deps; done
+  grep -rl '"/usr/' /opt/deps/usr/lib --include='*.cmake' 2>/dev/null | xargs -r sed -i 's|"/usr/|"/opt/deps/usr/|g'
+  grep -rl '/usr/include' /opt/deps/usr/lib --include='*.cmake' 2>/dev/null \
+    | xargs -r sed -i 's|\([^t]\)/usr/include|\1/opt/deps/usr/include|g'
+  touch /opt/deps/.unpacked
+fi
+export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH=$torch_lib:$LD_LIBRARY_PATH
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+row "GPU" "$(head -1 "$out/gpu.txt")"
+row "torch" "$(python3 -c 'import torch; print(torch.__version__)')"
+
+# 2. Build (Release, ninja, all cores) unless programs were carried.
+if [ -z "$prebuilt" ]; then
+  b0=$(date +%s)
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTORCH_CUDA_ARCH_LIST=9.0 \
+        -DCMAKE_PREFIX_PATH="$torch_prefix;/opt/deps/usr" >"$out/configure.log" 2>&1 \
+    && cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1
+  status=$?
+  row "build" "$([ $status = 0 ] && echo ok || echo FAILED) in $(( $(date +%s) - b0 )) s"
+  if [ $status != 0 ]; then tail -40 "$out/configure.log" "$out/build.log"; printf '%s\n' "${rows[@]}"; exit 1; fi
+  bin=build-gpu/bin
+else
+  bin=$prebuilt
+fi
+
+# 3. GPU-tagged tests (and the whole unit suite: the CUDA build must not change CPU results).
+"$bin/swav_tests" "[gpu]" -s --durations yes >"$out/gpu_tests.log" 2>&1
+gs=$?
+row "GPU tests" "$([ $gs = 0 ] && echo passed || echo FAILED) ($(grep -Eo 'test cases?: [^|]*' "$out/gpu_tests.log" | tail -1))"
+SWAV_TEST_THREADS=1 "$bin/swav_tests" "~[gpu]~[slow]~[.]" >"$out/unit_tests.log" 2>&1
+us=$?
+row "CPU unit tests" "$([ $us = 0 ] && echo passed || echo FAILED) ($(tail -2 "$out/unit_tests.log" | tr -s '\n' ' '))"
+
+# 4. Benchmarks.
+if [ $bench = 1 ]; then
+  "$bin/bench_sinkhorn" --benchmark_filter='Cuda' --benchmark_min_time=0.2 \
+     --benchmark_out="$out/bench_sinkhorn.json" --benchmark_out_format=json >"$out/bench_sinkhorn.txt" 2>&1
+  row "bench_sinkhorn" "exit $? (table below)"
+fi
+row "wall" "$(( $(date +%s) - t0 )) s"
+
+echo; echo "== gpu_check summary =="; printf '%s\n' "${rows[@]}"
+[ $bench = 1 ] && cat "$out/bench_sinkhorn.txt"
+[ $gs = 0 ] || tail -60 "$out/gpu_tests.log"
+exit $(( gs != 0 || us != 0 ))
