@@ -4,9 +4,13 @@
 #include "swav/config/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <fnmatch.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,9 +22,12 @@
 
 namespace swav {
 
+using config_detail::find_key;
 using config_detail::KeyInfo;
 using config_detail::KeyType;
+using config_detail::read_options;
 using config_detail::ReadContext;
+using config_detail::schema;
 using config_detail::TableReader;
 
 namespace {
@@ -138,53 +145,7 @@ void read_eval(TableReader r, EvalOptions& e) {
   r.finish();
 }
 
-ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) {
-  ExperimentOptions o;
-  TableReader top(ctx, root, "");
-  top.read("name", o.name);
-  top.read("method", o.method);
-  top.read("db", o.db);
-  top.read("run_dir", o.run_dir);
-  read_data(top.section("data"), o.data);
-  read_augment(top.section("augment"), o.augment);
-  read_model(top.section("model"), o.model);
-  read_swav(top.section("swav"), o.swav);
-  read_optim(top.section("optim"), o.optim);
-  read_train(top.section("train"), o.train);
-  read_eval(top.section("eval"), o.eval);
-  top.finish();
-  return o;
-}
-
-/// Every key a file may hold, collected by running the conversion over nothing.
-const std::vector<KeyInfo>& schema() {
-  static const std::vector<KeyInfo> keys = [] {
-    std::vector<KeyInfo> out;
-    ReadContext ctx;
-    ctx.schema_out = &out;
-    read_options(nullptr, ctx);
-    return out;
-  }();
-  return keys;
-}
-
-const KeyInfo* find_key(const std::string& path) {
-  for (const auto& k : schema()) {
-    if (k.path == path && k.type != KeyType::kTable) return &k;
-  }
-  return nullptr;
-}
-
 // --- text -> table, overrides ---------------------------------------------------------------
-
-toml::table parse_toml(const std::string& text, const std::string& source) {
-  try {
-    return toml::parse(std::string_view(text), std::string_view(source));
-  } catch (const toml::parse_error& e) {
-    fail("{}:{}:{}: TOML syntax error: {}", source, e.source().begin.line, e.source().begin.column,
-         e.description());
-  }
-}
 
 std::string trim(std::string_view s) {
   const char* space = " \t\r\n";
@@ -203,19 +164,8 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
   const std::string key = trim(std::string_view(text).substr(0, eq));
   const std::string value_text = trim(std::string_view(text).substr(eq + 1));
   if (key.empty()) fail("{}: the key before '=' is empty", origin);
-  const KeyInfo* info = find_key(key);
-  for (const auto& k : schema()) {
-    if (!info && k.path == key && k.type == KeyType::kTable) {
-      fail("{}: '{}' is a section; override its keys one by one (e.g. {}.<key>=<value>)", origin,
-           key, key);
-    }
-  }
-  if (!info) {
-    const std::string suggestion = config_detail::suggest_key(key, &schema());
-    if (!suggestion.empty())
-      fail("{}: unknown key '{}'; did you mean '{}'?", origin, key, suggestion);
-    fail("{}: unknown key '{}' (valid keys: see swav::valid_keys())", origin, key);
-  }
+  const KeyInfo* info = config_detail::find_key(key);
+  if (!info) config_detail::unknown_key_error(origin, key);
   if (value_text.empty())
     fail("{}: no value after '=' (write {}=\"\" for an empty string)", origin, key);
 
@@ -235,26 +185,7 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
     }
     if (parsed.size() != 1) fail("{}: the value must be a single TOML value", origin);
   }
-
-  // Walk to the key's table, creating missing sections.
-  toml::table* table = &root;
-  std::string walked;
-  size_t start = 0;
-  for (size_t dot; (dot = key.find('.', start)) != std::string::npos; start = dot + 1) {
-    const std::string part = key.substr(start, dot - start);
-    walked += (walked.empty() ? "" : ".") + part;
-    toml::node* node = table->get(part);
-    if (!node) node = &table->insert(part, toml::table{}).first->second;
-    if (!node->is_table()) {
-      fail("{}: cannot set {}: '{}' in {} is not a table (it is {})", origin, key, walked,
-           ctx.source, config_detail::node_type_name(*node));
-    }
-    table = node->as_table();
-  }
-  const std::string leaf = key.substr(start);
-  parsed.get("value")->visit(
-      [&](auto&& value) { table->insert_or_assign(leaf, std::move(value)); });
-  ctx.override_origin[key] = origin;
+  config_detail::set_value(root, key, *parsed.get("value"), origin, ctx);
 }
 
 // --- options -> canonical TOML ---------------------------------------------------------------
@@ -410,13 +341,172 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
 
 }  // namespace
 
-ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
-                                   const std::vector<std::string>& overrides) {
-  toml::table root = parse_toml(toml_text, source_name);
-  ReadContext ctx;
-  ctx.source = source_name;
-  ctx.schema = &schema();
-  for (const auto& o : overrides) apply_override(root, o, ctx);
+namespace config_detail {
+
+ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) {
+  ExperimentOptions o;
+  TableReader top(ctx, root, "");
+  top.read("name", o.name);
+  top.read("method", o.method);
+  top.read("db", o.db);
+  top.read("run_dir", o.run_dir);
+  read_data(top.section("data"), o.data);
+  read_augment(top.section("augment"), o.augment);
+  read_model(top.section("model"), o.model);
+  read_swav(top.section("swav"), o.swav);
+  read_optim(top.section("optim"), o.optim);
+  read_train(top.section("train"), o.train);
+  read_eval(top.section("eval"), o.eval);
+  top.finish();
+  return o;
+}
+
+const std::vector<KeyInfo>& schema() {
+  // Collected by running the conversion over nothing.
+  static const std::vector<KeyInfo> keys = [] {
+    std::vector<KeyInfo> out;
+    ReadContext ctx;
+    ctx.schema_out = &out;
+    read_options(nullptr, ctx);
+    return out;
+  }();
+  return keys;
+}
+
+const KeyInfo* find_key(const std::string& path) {
+  for (const auto& k : schema()) {
+    if (k.path == path && k.type != KeyType::kTable) return &k;
+  }
+  return nullptr;
+}
+
+void unknown_key_error(const std::string& origin, const std::string& key) {
+  for (const auto& k : schema()) {
+    if (k.path == key && k.type == KeyType::kTable) {
+      fail("{}: '{}' is a section; set its keys one by one (e.g. {}.<key>=<value>)", origin, key,
+           key);
+    }
+  }
+  const std::string suggestion = suggest_key(key, &schema());
+  if (!suggestion.empty())
+    fail("{}: unknown key '{}'; did you mean '{}'?", origin, key, suggestion);
+  fail("{}: unknown key '{}' (valid keys: see swav::valid_keys())", origin, key);
+}
+
+void set_value(toml::table& root, const std::string& key, const toml::node& value,
+               const std::string& origin, ReadContext& ctx) {
+  // Walk to the key's table, creating missing sections.
+  toml::table* table = &root;
+  std::string walked;
+  size_t start = 0;
+  for (size_t dot; (dot = key.find('.', start)) != std::string::npos; start = dot + 1) {
+    const std::string part = key.substr(start, dot - start);
+    walked += (walked.empty() ? "" : ".") + part;
+    toml::node* node = table->get(part);
+    if (!node) node = &table->insert(part, toml::table{}).first->second;
+    if (!node->is_table()) {
+      fail("{}: cannot set {}: '{}' is not a table (it is {}, from {})", origin, key, walked,
+           node_type_name(*node), where(ctx, walked, node));
+    }
+    table = node->as_table();
+  }
+  const std::string leaf = key.substr(start);
+  value.visit([&](const auto& v) { table->insert_or_assign(leaf, v); });
+  ctx.override_origin[key] = origin;
+}
+
+}  // namespace config_detail
+
+namespace {
+
+/// A label of a sweep value for trial names: numbers and booleans as TOML writes them, strings
+/// unquoted, arrays as [a,b], crop groups as "2x28+4x14" (count x size).
+std::string value_label(const toml::node& node) {
+  if (const toml::array* array = node.as_array()) {
+    bool crops = !array->empty();
+    for (const auto& item : *array) {
+      const toml::table* t = item.as_table();
+      crops = crops && t && t->get("size") && t->get("count");
+    }
+    std::vector<std::string> parts;
+    for (const auto& item : *array) {
+      if (crops) {
+        const toml::table& t = *item.as_table();
+        parts.push_back(config_detail::node_text(*t.get("count")) + "x" +
+                        config_detail::node_text(*t.get("size")));
+      } else {
+        parts.push_back(value_label(item));
+      }
+    }
+    return crops ? fmt::format("{}", fmt::join(parts, "+"))
+                 : fmt::format("[{}]", fmt::join(parts, ","));
+  }
+  if (const toml::table* table = node.as_table()) {
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : *table) parts.push_back(std::string(k.str()) + "=" + value_label(v));
+    return fmt::format("{{{}}}", fmt::join(parts, ","));
+  }
+  if (node.is_string()) return node.as_string()->get();
+  if (node.is_floating_point()) return config_detail::toml_float(node.as_floating_point()->get());
+  return config_detail::node_text(node);
+}
+
+std::string folder_name(const std::string& trial_name) {
+  std::string out;
+  for (unsigned char c : trial_name) {
+    const bool keep =
+        std::isalnum(c) || c == '.' || c == '_' || c == '=' || c == ',' || c == '+' || c == '-';
+    out += keep ? static_cast<char>(c) : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+struct Axis {
+  std::string key;
+  std::string origin;  // file:line of the list
+  std::vector<const toml::node*> values;
+};
+
+/// The axes of a [sweep] table (nested tables are dotted keys) and its mode.
+void collect_axes(const toml::table& table, const std::string& prefix, ReadContext& ctx,
+                  std::vector<Axis>& axes, std::string& mode) {
+  for (const auto& [k, v] : table) {
+    const std::string name(k.str());
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    const std::string path = "sweep." + key;
+    const std::string origin = config_detail::where(ctx, path, &v);
+    if (prefix.empty() && name == "mode") {
+      if (!v.is_string() || (v.as_string()->get() != "grid" && v.as_string()->get() != "zip")) {
+        fail(
+            "{}: sweep.mode = {}: must be \"grid\" (every combination) or \"zip\" (the i-th "
+            "values together)",
+            origin, config_detail::node_text(v));
+      }
+      mode = v.as_string()->get();
+      continue;
+    }
+    if (v.is_table() && !config_detail::find_key(key)) {
+      collect_axes(*v.as_table(), key, ctx, axes, mode);
+      continue;
+    }
+    if (!config_detail::find_key(key)) config_detail::unknown_key_error(origin + ": sweep", key);
+    const toml::array* list = v.as_array();
+    if (!list) {
+      fail("{}: sweep.{}: expected a list of values to try (e.g. [0.03, 0.05]), got {} {}", origin,
+           key, config_detail::node_type_name(v), config_detail::node_text(v));
+    }
+    if (list->empty()) fail("{}: sweep.{}: the list of values is empty", origin, key);
+    for (const auto& axis : axes) {
+      if (axis.key == key) fail("{}: sweep.{}: swept twice (also at {})", origin, key, axis.origin);
+    }
+    Axis axis{key, origin, {}};
+    for (const auto& item : *list) axis.values.push_back(&item);
+    axes.push_back(std::move(axis));
+  }
+}
+
+ExperimentOptions resolve(const toml::table& root, ReadContext& ctx) {
   ExperimentOptions options = read_options(&root, ctx);
   config_detail::validate_options(options, [&](const std::string& path) {
     const toml::node* node = toml::at_path(root, path).node();
@@ -426,19 +516,153 @@ ExperimentOptions parse_experiment(const std::string& toml_text, const std::stri
   return options;
 }
 
+ExperimentPlan expand(toml::table root, ReadContext ctx,
+                      const std::vector<std::string>& overrides) {
+  ExperimentPlan plan;
+  plan.source = ctx.source;
+  ctx.schema = &schema();
+
+  std::vector<Axis> axes;
+  std::string mode = "grid";
+  toml::table sweep;
+  if (toml::node* node = root.get("sweep")) {
+    const std::string origin = config_detail::where(ctx, "sweep", node);
+    if (!node->is_table())
+      fail("{}: sweep: expected a table of dotted keys to lists of values", origin);
+    sweep = *node->as_table();
+    collect_axes(sweep, "", ctx, axes, mode);
+    root.erase("sweep");
+    if (axes.empty()) fail("{}: [sweep] names no key to sweep", origin);
+  }
+  std::sort(axes.begin(), axes.end(), [](const Axis& a, const Axis& b) { return a.key < b.key; });
+  if (!axes.empty()) {
+    plan.mode = mode;
+    for (const auto& a : axes) plan.axes.push_back(a.key);
+  }
+  for (const auto& o : overrides) {
+    const std::string key = trim(std::string_view(o).substr(0, o.find('=')));
+    for (const auto& a : axes) {
+      if (a.key == key) {
+        fail("override `{}`: {} is swept ({}); drop the override or the sweep axis", o, key,
+             a.origin);
+      }
+    }
+  }
+
+  // The value index of every axis for each trial.
+  std::vector<std::vector<size_t>> points;
+  if (axes.empty()) {
+    points.push_back({});
+  } else if (mode == "zip") {
+    for (const auto& a : axes) {
+      if (a.values.size() != axes[0].values.size()) {
+        fail("{}: sweep.mode = \"zip\" needs lists of equal length: {} has {} values, {} has {}",
+             a.origin, axes[0].key, axes[0].values.size(), a.key, a.values.size());
+      }
+    }
+    for (size_t i = 0; i < axes[0].values.size(); ++i) points.emplace_back(axes.size(), i);
+  } else {
+    std::vector<size_t> index(axes.size(), 0);
+    for (;;) {
+      points.push_back(index);
+      size_t d = axes.size();
+      while (d > 0 && ++index[d - 1] == axes[d - 1].values.size()) index[--d] = 0;
+      if (d == 0) break;
+    }
+  }
+
+  std::map<std::string, std::string> folders, hashes;
+  for (const auto& point : points) {
+    Trial trial;
+    toml::table table = root;
+    ReadContext trial_ctx = ctx;
+    std::vector<std::string> parts;
+    for (size_t a = 0; a < axes.size(); ++a) {
+      const toml::node& value = *axes[a].values[point[a]];
+      const std::string label = value_label(value);
+      trial.values.emplace_back(axes[a].key, label);
+      parts.push_back(axes[a].key + "=" + label);
+      const std::string origin = fmt::format("sweep value {}={} ({})", axes[a].key,
+                                             config_detail::node_text(value), axes[a].origin);
+      config_detail::set_value(table, axes[a].key, value, origin, trial_ctx);
+    }
+    trial.name = axes.empty() ? "main" : fmt::format("{}", fmt::join(parts, ","));
+    for (const auto& o : overrides) apply_override(table, o, trial_ctx);
+    try {
+      trial.options = resolve(table, trial_ctx);
+    } catch (const UserError& e) {
+      if (axes.empty()) throw;  // no sweep: the file itself is wrong
+      trial.error = e.what();
+      std::ostringstream text;
+      text << table;
+      trial.config_text = text.str();
+      trial.folder = folder_name(trial.name);
+      plan.trials.push_back(std::move(trial));
+      continue;
+    }
+    trial.hash = config_hash(trial.options);
+    if (auto it = hashes.find(trial.hash); it != hashes.end()) {
+      fail(
+          "{}: trials '{}' and '{}' resolve to the same config (hash {}); a swept key that does "
+          "not change results ({}) or a repeated value?",
+          ctx.source, it->second, trial.name, trial.hash, fmt::join(hash_excluded_keys(), ", "));
+    }
+    hashes[trial.hash] = trial.name;
+    std::string folder = folder_name(trial.name);
+    if (folder.size() > 120) folder = folder.substr(0, 100) + "-" + trial.hash.substr(0, 8);
+    if (folders.count(folder)) folder += "-" + trial.hash.substr(0, 8);
+    folders[folder] = trial.name;
+    trial.folder = folder;
+    plan.trials.push_back(std::move(trial));
+  }
+  return plan;
+}
+
+}  // namespace
+
+ExperimentPlan parse_plan(const std::string& toml_text, const std::string& source_name,
+                          const std::vector<std::string>& overrides) {
+  ReadContext ctx;
+  ctx.source = source_name;
+  toml::table root = config_detail::compose_text(toml_text, source_name, ctx);
+  return expand(std::move(root), std::move(ctx), overrides);
+}
+
+ExperimentPlan load_plan(const std::string& path, const std::vector<std::string>& overrides) {
+  ReadContext ctx;
+  ctx.source = path;
+  toml::table root = config_detail::compose_file(path, ctx);
+  return expand(std::move(root), std::move(ctx), overrides);
+}
+
+namespace {
+
+ExperimentOptions single(const ExperimentPlan& plan) {
+  if (plan.trials.size() != 1 || !plan.mode.empty()) {
+    fail(
+        "{}: has a [sweep] of {} trials; this reads one experiment (run it with run_experiment, "
+        "which runs every trial, or read it with load_plan)",
+        plan.source, plan.trials.size());
+  }
+  return plan.trials.front().options;
+}
+
+}  // namespace
+
+ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
+                                   const std::vector<std::string>& overrides) {
+  return single(parse_plan(toml_text, source_name, overrides));
+}
+
 ExperimentOptions load_experiment(const std::string& path,
                                   const std::vector<std::string>& overrides) {
-  // stat, not std::filesystem: libtorch.so exports a partial copy of std::filesystem that shadows
-  // libstdc++'s.
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0)
-    fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) fail("cannot read experiment file '{}': not a regular file", path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read experiment file '{}': {}", path, std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_experiment(text.str(), path, overrides);
+  return single(load_plan(path, overrides));
+}
+
+bool trial_matches(const std::string& trial_name, const std::string& pattern) {
+  if (pattern.find_first_of("*?[") != std::string::npos)
+    return ::fnmatch(pattern.c_str(), trial_name.c_str(), 0) == 0;
+  return trial_name.find(pattern) != std::string::npos;
 }
 
 std::string peek_db(const std::string& path, const std::vector<std::string>& overrides) {
@@ -451,7 +675,10 @@ std::string peek_db(const std::string& path, const std::vector<std::string>& ove
     }
   }
   try {
-    const toml::table table = toml::parse_file(path);
+    ReadContext ctx;
+    ctx.source = path;
+    const toml::table table =
+        config_detail::compose_file(path, ctx);  // `db` may come from defaults
     if (auto db = table["db"].value<std::string>()) return *db;
   } catch (const std::exception&) {
   }

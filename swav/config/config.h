@@ -26,9 +26,47 @@ namespace swav {
 ExperimentOptions load_experiment(const std::string& path,
                                   const std::vector<std::string>& overrides = {});
 
-/// Parses TOML text (as if read from `source_name`) into options; load_experiment's core.
+/// Parses TOML text (as if read from `source_name`, which `defaults` paths are relative to) into
+/// options; load_experiment's core. A file with a [sweep] is an error here: use load_plan.
 ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
                                    const std::vector<std::string>& overrides = {});
+
+/// One trial of an experiment: one point of its sweep, or the experiment itself without a sweep.
+struct Trial {
+  std::string name;    // "main" without a sweep, else "key=value,..." over the swept keys (sorted)
+  std::string folder;  // the name made safe for a folder name; unique within the plan
+  std::vector<std::pair<std::string, std::string>> values;  // swept key -> value label
+  ExperimentOptions options;  // resolved and validated (defaults where `error` is set)
+  std::string hash;           // config_hash(options); "" where `error` is set
+  std::string error;          // why this trial's config is invalid; "" when it is valid
+  std::string config_text;    // where `error` is set: the trial's merged TOML, for the record
+};
+
+/// An experiment file expanded into its trials.
+struct ExperimentPlan {
+  std::string source;             // the experiment file (or source name)
+  std::string mode;               // "grid" or "zip"; "" without a sweep
+  std::vector<std::string> axes;  // swept keys, sorted
+  std::vector<Trial> trials;      // grid: the first axis varies slowest
+};
+
+/// Reads an experiment file with everything it composes (`defaults = [...]`), expands its [sweep]
+/// and applies the overrides to every trial (after the sweep values; an override may not set a
+/// swept key). Composition: each file named in `defaults` (relative to the naming file,
+/// recursively; cycles are errors) is merged in order, then the file itself: tables key by key,
+/// other values (arrays included) replaced. Sweep: `[sweep]` maps dotted keys to lists of values,
+/// expanded as a grid (`mode = "grid"`, the default) or element-wise (`mode = "zip"`, equal
+/// lengths). Errors name the file and line each value came from. Two trials with the same config
+/// hash are an error. An error of the file, its composition, the sweep or an override throws
+/// UserError; one that only some trials' values cause (e.g. a swept value out of range) is kept in
+/// those trials' `error`, so that the other trials can still run.
+ExperimentPlan load_plan(const std::string& path, const std::vector<std::string>& overrides = {});
+ExperimentPlan parse_plan(const std::string& toml_text, const std::string& source_name,
+                          const std::vector<std::string>& overrides = {});
+
+/// Whether a trial name matches an --only pattern: a glob (`*`, `?`, `[...]`) when the pattern has
+/// one of those characters, else a substring.
+bool trial_matches(const std::string& trial_name, const std::string& pattern);
 
 /// The store path an experiment file asks for (`db` override, else its top-level `db`), read
 /// leniently so that a run whose config is invalid can still be recorded as failed in the right

@@ -38,6 +38,17 @@ std::string where(const ReadContext& ctx, const std::string& path, const toml::n
     if (path == key || path.rfind(key + ".", 0) == 0 || path.rfind(key + "[", 0) == 0)
       return origin;
   }
+  // Values merged from files: the exact path, else the nearest enclosing one that is known.
+  for (std::string p = path; !p.empty();) {
+    auto it = ctx.value_origin.find(p);
+    if (it != ctx.value_origin.end()) return it->second;
+    if (p.back() == ']') {  // a table inside an array (a crop group) has its own line
+      if (auto t = ctx.table_origin.find(p); t != ctx.table_origin.end()) return t->second;
+    }
+    const auto cut = p.find_last_of(".[");
+    p = cut == std::string::npos ? "" : p.substr(0, cut);
+  }
+  if (auto it = ctx.table_origin.find(path); it != ctx.table_origin.end()) return it->second;
   if (node && node->source().begin.line > 0) {
     return fmt::format("{}:{}", ctx.source, node->source().begin.line);
   }

@@ -40,6 +40,10 @@ struct KeyInfo {
 struct ReadContext {
   std::string source;                                  // file name used in messages
   std::map<std::string, std::string> override_origin;  // key path -> "override `a.b=c`"
+  // key path -> "file:line" for values merged from experiment files (composition copies nodes,
+  // and copies lose their source position); "a.b[1].c" paths for elements of arrays.
+  std::map<std::string, std::string> value_origin;
+  std::map<std::string, std::string> table_origin;  // the same for tables (exact paths only)
   std::vector<KeyInfo>* schema_out = nullptr;    // when set, every key requested is appended to it
   const std::vector<KeyInfo>* schema = nullptr;  // every valid key, for "did you mean" suggestions
 };
@@ -101,6 +105,34 @@ std::string toml_crop(const CropGroup& crop);
 std::string node_text(const toml::node& node);
 /// "string", "integer", "float", "boolean", "array", "table", ...
 std::string node_type_name(const toml::node& node);
+
+/// The table -> options conversion (one read per field of options.h).
+ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx);
+
+/// Every key a file may hold (sections included, type kTable).
+const std::vector<KeyInfo>& schema();
+
+/// The schema entry of a settable key (not a section), or null.
+const KeyInfo* find_key(const std::string& path);
+
+/// "unknown key 'x'; did you mean 'y'?" for a dotted key that is not settable (or names a section),
+/// prefixed with `origin`; throws UserError.
+[[noreturn]] void unknown_key_error(const std::string& origin, const std::string& key);
+
+/// Sets `key` (a valid dotted path) of `root` to a copy of `value`, creating sections as needed;
+/// `origin` is what messages say about the value ("override `k=v`", "sweep ... (file:line)").
+void set_value(toml::table& root, const std::string& key, const toml::node& value,
+               const std::string& origin, ReadContext& ctx);
+
+/// A file and everything it composes (`defaults = [...]`, recursively), merged: tables key by key,
+/// every other value (arrays included) replaced by the later layer; the file itself last. The
+/// top-level `defaults` keys are consumed. Origins of all values go to ctx.value_origin.
+toml::table compose_file(const std::string& path, ReadContext& ctx);
+/// The same for text already read, as if from the file `source_name` (defaults relative to it).
+toml::table compose_text(const std::string& text, const std::string& source_name, ReadContext& ctx);
+
+/// Compact TOML of a node for names and messages ("0.03", "[2,6]", "\"x\"").
+std::string compact_text(const toml::node& node);
 
 /// Checks ranges and cross-field rules; `locate(path)` says where the key's value came from.
 void validate_options(const ExperimentOptions& options,

@@ -114,8 +114,32 @@ void check_augment(const Checker& c, const AugmentOptions& a) {
   c.require(a.std.size() == a.mean.size(), "augment.std", toml_array(a.std),
             fmt::format("needs as many entries as augment.mean ({})", a.mean.size()));
   for (size_t i = 0; i < a.std.size(); ++i) c.positive(a.std[i], fmt::format("augment.std[{}]", i));
+  // Crops are numbered group by group; the large views come first, as in the paper (2x224 + 6x96):
+  // crops_for_assign = [0, 1] then names the large ones.
+  for (size_t i = 1; i < a.crops.size(); ++i) {
+    c.require(a.crops[i].size <= a.crops[i - 1].size, fmt::format("augment.crops[{}].size", i),
+              std::to_string(a.crops[i].size),
+              fmt::format("crop groups must be ordered from large to small (augment.crops[{}].size "
+                          "is {})",
+                          i - 1, a.crops[i - 1].size));
+  }
   c.at_least(a.workers, 0, "augment.workers");
   c.at_least(a.prefetch, 1, "augment.prefetch");
+}
+
+/// Normalisation statistics need one entry, or one per image channel, where the format fixes the
+/// channels.
+void check_channels(const Checker& c, const DataOptions& d, const AugmentOptions& a) {
+  int64_t channels = 0;
+  if (d.format == "fashion_mnist") channels = 1;
+  if (d.format == "cifar_binary") channels = 3;
+  if (d.format == "synthetic") channels = d.synthetic_channels;
+  if (channels == 0) return;  // image_folder: known only when the images are read
+  const auto n = static_cast<int64_t>(a.mean.size());
+  c.require(n == 1 || n == channels, "augment.mean", toml_array(a.mean),
+            fmt::format("needs 1 entry (for every channel) or {} for data.format = {} ({} "
+                        "channel{})",
+                        channels, toml_string(d.format), channels, channels == 1 ? "" : "s"));
 }
 
 void check_model(const Checker& c, const ModelOptions& m) {
@@ -130,7 +154,8 @@ void check_model(const Checker& c, const ModelOptions& m) {
   }
 }
 
-void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a) {
+void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a,
+                const TrainOptions& t) {
   c.positive(s.epsilon, "swav.epsilon");
   c.at_least(s.sinkhorn_iterations, 1, "swav.sinkhorn_iterations");
   c.positive(s.temperature, "swav.temperature");
@@ -147,8 +172,26 @@ void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a)
     c.require(seen.insert(index).second, "swav.crops_for_assign", assign,
               fmt::format("index {} appears twice", index));
   }
+  c.require(total_crops >= 2, "augment.crops", std::to_string(total_crops) + " crop(s)",
+            "needs at least 2 crops in total (each assigned crop is predicted from the others)");
   c.at_least(s.queue_length, 0, "swav.queue_length");
   c.at_least(s.epoch_queue_starts, 0, "swav.epoch_queue_starts");
+  // The queue holds whole batches: when it is created its length is rounded down to a multiple of
+  // the global batch (train.batch_size x processes), as in the reference. A length that is not a
+  // multiple of train.batch_size would silently lose its remainder, so it is refused, except below
+  // one batch: that rounds to 0, no queue, as the reference does with the batch-4096 recipe (3840).
+  if (s.queue_length > 0) {
+    c.require(s.queue_length < t.batch_size || s.queue_length % t.batch_size == 0,
+              "swav.queue_length", std::to_string(s.queue_length),
+              fmt::format("must be a multiple of train.batch_size ({}): the queue holds whole "
+                          "batches (a length below one batch means no queue)",
+                          t.batch_size));
+    c.require(s.epoch_queue_starts < t.epochs, "swav.epoch_queue_starts",
+              std::to_string(s.epoch_queue_starts),
+              fmt::format("must be < train.epochs ({}) when swav.queue_length > 0, else the queue "
+                          "is never used (set queue_length = 0 for no queue)",
+                          t.epochs));
+  }
   c.at_least(s.freeze_prototypes_niters, 0, "swav.freeze_prototypes_niters");
 }
 
@@ -201,7 +244,8 @@ void validate_options(const ExperimentOptions& o,
   check_data(c, o.data);
   check_augment(c, o.augment);
   check_model(c, o.model);
-  check_swav(c, o.swav, o.augment);
+  check_swav(c, o.swav, o.augment, o.train);
+  check_channels(c, o.data, o.augment);
   check_optim(c, o.optim, o.train);
   check_train(c, o.train);
   check_eval(c, o.eval);
