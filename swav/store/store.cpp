@@ -12,13 +12,18 @@
 #include <random>
 #include <thread>
 
+#include <signal.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+
 #include "swav/util/error.h"
 
 namespace swav {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: runs.owner, runs.heartbeat (claims)
 constexpr int kBusyTimeoutMs = 30000;
 // After SQLite's own busy timeout, keep retrying a busy write up to this long in total.
 constexpr auto kRetryFor = std::chrono::seconds(120);
@@ -61,7 +66,19 @@ CREATE INDEX IF NOT EXISTS evals_run ON evals(run_id);
 
 constexpr const char* kRunColumns =
     "id, experiment, trial, config_hash, status, COALESCE(error, ''), device, seed, started, "
-    "COALESCE(finished, ''), config, git_revision, versions, world_size";
+    "COALESCE(finished, ''), config, git_revision, versions, world_size, COALESCE(owner, ''), "
+    "COALESCE(heartbeat, 0)";
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown-host";
+  return name;
+}
 
 std::string now_utc() {
   using namespace std::chrono;
@@ -120,10 +137,32 @@ RunRecord read_run(SQLite::Statement& q) {
   r.git_revision = q.getColumn(11).getString();
   r.versions = q.getColumn(12).getString();
   r.world_size = q.getColumn(13).getInt64();
+  r.owner = q.getColumn(14).getString();
+  r.heartbeat = q.getColumn(15).getInt64();
   return r;
 }
 
 }  // namespace
+
+std::string new_owner_id() {
+  static std::atomic<int64_t> counter{0};
+  static const std::string token = fmt::format("{:x}", std::random_device{}());
+  return fmt::format("{}:{}:{}-{}", host_name(), ::getpid(), token, ++counter);
+}
+
+bool owner_stopped(const RunRecord& run, double stale_seconds) {
+  if (static_cast<double>(now_ms() - run.heartbeat) > stale_seconds * 1000.0) return true;
+  // "host:pid:token"; the host may itself hold no ':' (it is ours, or it is not compared).
+  const auto first = run.owner.find(':');
+  const auto second = run.owner.find(':', first == std::string::npos ? first : first + 1);
+  if (first == std::string::npos || second == std::string::npos) return false;
+  if (run.owner.substr(0, first) != host_name()) return false;  // another host: heartbeat only
+  const std::string pid_text = run.owner.substr(first + 1, second - first - 1);
+  char* end = nullptr;
+  const long pid = std::strtol(pid_text.c_str(), &end, 10);
+  if (pid <= 0 || *end != '\0') return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 std::string default_db_path() {
   const char* env = std::getenv("SWAV_BENCH_DB");
@@ -153,6 +192,12 @@ Store::Store(const std::string& path) : path_(path.empty() ? default_db_path() :
     }
     if (version < kSchemaVersion) {
       db_->exec(kSchema);
+      // Version 1 files (and fresh ones, created above with the version 1 columns) gain the claim
+      // columns.
+      if (version < 2) {
+        db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
+        db_->exec("ALTER TABLE runs ADD COLUMN heartbeat INTEGER");
+      }
       db_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
     }
     transaction.commit();
@@ -208,9 +253,141 @@ void Store::reopen_run(int64_t run_id) {
   with_retry(path_, "reopening a run", [&] {
     SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement update(
-        *db_, "UPDATE runs SET status = 'running', finished = NULL, error = NULL WHERE id = ?");
+        *db_,
+        "UPDATE runs SET status = 'running', finished = NULL, error = NULL, owner = NULL, "
+        "heartbeat = NULL WHERE id = ?");
     update.bind(1, run_id);
     if (update.exec() != 1) fail("results store '{}': no run with id {}", path_, run_id);
+    transaction.commit();
+  });
+}
+
+Claim Store::claim_run(const RunInfo& info, const std::string& owner, bool force,
+                       bool retry_failed_in_place, double stale_seconds) {
+  return with_retry(path_, "claiming a run", [&] {
+    SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    Claim claim;
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM runs WHERE experiment = ? AND config_hash = ? "
+                                    "ORDER BY id DESC LIMIT 1",
+                                    kRunColumns));
+    q.bind(1, info.experiment);
+    q.bind(2, info.config_hash);
+    const bool found = q.executeStep();
+    if (found) claim.previous = read_run(q);
+    q.reset();
+    const RunRecord& prev = claim.previous;
+    bool take = false;
+    if (found && prev.status == "running") {
+      if (prev.owner != owner && !owner_stopped(prev, stale_seconds)) {
+        claim.kind = Claim::Kind::kBusy;
+        claim.run_id = prev.id;
+        return claim;
+      }
+      take = true;  // left running by a crash or a kill: the same run goes on
+    } else if (found && prev.status == "done" && !force) {
+      claim.kind = Claim::Kind::kDone;
+      claim.run_id = prev.id;
+      return claim;
+    } else if (found && prev.status == "failed" && !force && retry_failed_in_place) {
+      take = true;
+    }
+    if (take) {
+      SQLite::Statement update(*db_,
+                               "UPDATE runs SET status = 'running', finished = NULL, error = NULL, "
+                               "owner = ?, heartbeat = ? WHERE id = ?");
+      update.bind(1, owner);
+      update.bind(2, now_ms());
+      update.bind(3, prev.id);
+      update.exec();
+      claim.kind = Claim::Kind::kTakenOver;
+      claim.run_id = prev.id;
+    } else {
+      SQLite::Statement insert(
+          *db_,
+          "INSERT INTO runs (experiment, trial, config_hash, config, git_revision, versions, seed, "
+          "device, world_size, status, started, owner, heartbeat) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)");
+      insert.bind(1, info.experiment);
+      insert.bind(2, info.trial);
+      insert.bind(3, info.config_hash);
+      insert.bind(4, info.config_toml);
+      insert.bind(5, info.git_revision);
+      insert.bind(6, info.versions);
+      insert.bind(7, info.seed);
+      insert.bind(8, info.device);
+      insert.bind(9, info.world_size);
+      insert.bind(10, now_utc());
+      insert.bind(11, owner);
+      insert.bind(12, now_ms());
+      insert.exec();
+      claim.kind = Claim::Kind::kNew;
+      claim.run_id = db_->getLastInsertRowid();
+    }
+    transaction.commit();
+    return claim;
+  });
+}
+
+bool Store::heartbeat(int64_t run_id, const std::string& owner) {
+  return with_retry(path_, "refreshing a heartbeat", [&] {
+    SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement update(*db_, "UPDATE runs SET heartbeat = ? WHERE id = ? AND owner = ?");
+    update.bind(1, now_ms());
+    update.bind(2, run_id);
+    update.bind(3, owner);
+    const bool ours = update.exec() == 1;
+    transaction.commit();
+    return ours;
+  });
+}
+
+void Store::log_evals(int64_t run_id, const std::vector<EvalRow>& rows,
+                      const std::vector<std::string>& replace_protocols) {
+  with_retry(path_, "logging evaluations", [&] {
+    SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement erase(*db_, "DELETE FROM evals WHERE run_id = ? AND protocol = ?");
+    for (const auto& protocol : replace_protocols) {
+      erase.bind(1, run_id);
+      erase.bind(2, protocol);
+      erase.exec();
+      erase.reset();
+    }
+    SQLite::Statement insert(
+        *db_,
+        "INSERT INTO evals (run_id, protocol, dataset, metric, value) VALUES (?, ?, ?, ?, ?)");
+    for (const auto& r : rows) {
+      insert.bind(1, run_id);
+      insert.bind(2, r.protocol);
+      insert.bind(3, r.dataset);
+      insert.bind(4, r.metric);
+      insert.bind(5, r.value);
+      insert.exec();
+      insert.reset();
+    }
+    transaction.commit();
+  });
+}
+
+void Store::set_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name,
+                       double value) {
+  with_retry(path_, "setting a metric", [&] {
+    SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement erase(
+        *db_, "DELETE FROM metrics WHERE run_id = ? AND epoch = ? AND step = ? AND name = ?");
+    erase.bind(1, run_id);
+    erase.bind(2, epoch);
+    erase.bind(3, step);
+    erase.bind(4, name);
+    erase.exec();
+    SQLite::Statement insert(
+        *db_, "INSERT INTO metrics (run_id, epoch, step, name, value) VALUES (?, ?, ?, ?, ?)");
+    insert.bind(1, run_id);
+    insert.bind(2, epoch);
+    insert.bind(3, step);
+    insert.bind(4, name);
+    insert.bind(5, value);
+    insert.exec();
     transaction.commit();
   });
 }

@@ -40,6 +40,30 @@ struct RunRecord {
   std::string started, finished;
   std::string config_toml, git_revision, versions;
   int64_t world_size = 1;
+  std::string owner;      // "host:pid:token" of the process that holds the run ("" if none)
+  int64_t heartbeat = 0;  // when the owner last said it is alive, ms since the Unix epoch
+};
+
+/// This process as a run owner: "host:pid:token", the token unique per call (so that threads of one
+/// process, e.g. in tests, are different owners).
+std::string new_owner_id();
+
+/// Whether the owner of a 'running' row has stopped: anywhere, its heartbeat is older than
+/// `stale_seconds`; on this host, its process is gone. A row without owner (reopened, or from a
+/// version 1 store) has no heartbeat and so counts as stopped.
+bool owner_stopped(const RunRecord& run, double stale_seconds);
+
+/// The outcome of Store::claim_run.
+struct Claim {
+  enum class Kind {
+    kNew,        // a new row was inserted; this process owns it
+    kTakenOver,  // an existing row (left running by a dead owner, or failed) is now ours, same id
+    kDone,       // a done run exists (not forced): nothing to do
+    kBusy        // a live owner is running it: leave it alone
+  };
+  Kind kind = Kind::kNew;
+  int64_t run_id = 0;
+  RunRecord previous;  // the row found, for every kind but kNew from nothing
 };
 
 struct MetricRow {
@@ -83,8 +107,21 @@ class Store {
   int64_t begin_run(const RunInfo& info);
   /// Marks a run 'done' (error empty) or 'failed' (with the error text) and sets `finished`.
   void finish_run(int64_t run_id, bool ok, const std::string& error = "");
-  /// Sets status back to 'running' (a resumed run).
+  /// Sets status back to 'running' without an owner (free for the next claim to take over).
   void reopen_run(int64_t run_id);
+
+  /// Decides atomically (one IMMEDIATE transaction) who runs (info.experiment, info.config_hash):
+  /// the latest row done and not `force` -> kDone; running with a live owner (see owner_stopped)
+  /// -> kBusy; running with a stopped owner -> kTakenOver (same id, now ours); failed and
+  /// `retry_failed_in_place` (it has a checkpoint to resume) -> kTakenOver; otherwise a new row
+  /// -> kNew. The claimed row gets status 'running', `owner` and a fresh heartbeat.
+  Claim claim_run(const RunInfo& info, const std::string& owner, bool force,
+                  bool retry_failed_in_place, double stale_seconds = kStaleSeconds);
+  /// Refreshes the heartbeat of a run this owner holds; false if another owner holds it now.
+  bool heartbeat(int64_t run_id, const std::string& owner);
+  /// Seconds without a heartbeat after which a running row may be taken over from another host.
+  static constexpr double kStaleSeconds = 300;
+  static constexpr double kHeartbeatSeconds = 20;
 
   void log_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name,
                   double value);
@@ -93,6 +130,13 @@ class Store {
                    const std::vector<std::pair<std::string, double>>& values);
   void log_eval(int64_t run_id, const std::string& protocol, const std::string& dataset,
                 const std::string& metric, double value);
+  /// Several evals in one transaction, after deleting the run's rows of `replace_protocols`: a kill
+  /// leaves either all of them or none.
+  void log_evals(int64_t run_id, const std::vector<EvalRow>& rows,
+                 const std::vector<std::string>& replace_protocols = {});
+  /// Sets one metric of (run, epoch, step, name): replaces rows an earlier attempt left.
+  void set_metric(int64_t run_id, int64_t epoch, int64_t step, const std::string& name,
+                  double value);
   /// Deletes a run's metrics after `epoch` (used when resuming from an earlier checkpoint so no
   /// row is duplicated).
   void drop_metrics_after(int64_t run_id, int64_t epoch);
