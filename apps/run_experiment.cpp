@@ -1,12 +1,14 @@
 // run_experiment experiments/<name>.toml [key=value ...] [--db PATH] [--force] [--quiet]
-// Trains and evaluates one experiment, records everything in the SQLite store and prints the
-// results.
+//                [--dry-run] [--only PATTERN]
+// Trains and evaluates every trial of an experiment (its [sweep], or the one config), records
+// everything in the SQLite store and prints the results.
 #include <fmt/format.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "swav/config/config.h"
 #include "swav/store/store.h"
 #include "swav/train/runner.h"
 
@@ -15,12 +17,18 @@ namespace {
 constexpr const char* kUsage =
     R"(usage: run_experiment EXPERIMENT.toml [key.path=VALUE ...] [options]
 
-Trains the experiment's method, evaluates the encoder (kNN, linear probe) on the test split, records
-the run, per-epoch metrics and evaluations in the SQLite store, and prints a results table. Re-running
-the same config skips a finished run and resumes an interrupted one from its last checkpoint.
+Trains the experiment's method for every trial of its [sweep] (or the one config), evaluates the
+encoder (kNN, linear probe) on the test split, records runs, per-epoch metrics and evaluations in the
+SQLite store, and prints the results. Each trial works in runs/<experiment>/<trial>/ (config.toml,
+log.txt, checkpoint.pt). Re-running skips finished trials and resumes interrupted ones from their
+last checkpoint; several processes may run the same sweep at once (each trial is claimed in the
+store). Exits 1 if any trial failed. See docs/EXPERIMENTS.md.
 
-  key.path=VALUE   override a config value (TOML syntax): swav.epsilon=0.03, model.prototypes=[100]
+  key.path=VALUE   override a config value in every trial (TOML syntax): swav.epsilon=0.03,
+                   model.prototypes=[100], data.root=/data/cifar10
   --db PATH        results store (default: the config's `db`, else $SWAV_BENCH_DB, else swav_bench.db)
+  --dry-run        list the trials with their folders, config hashes and resolved configs; run nothing
+  --only PATTERN   run only trials whose name matches PATTERN (a glob with * ? [..], else a substring)
   --force          run again even if a finished run with the same config exists
   --quiet          no progress lines
   -h, --help       this text
@@ -30,6 +38,7 @@ the same config skips a finished run and resumes an interrupted one from its las
 
 int main(int argc, char** argv) {
   swav::RunRequest request;
+  bool dry_run = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -41,6 +50,14 @@ int main(int argc, char** argv) {
         return 2;
       }
       request.db = argv[++i];
+    } else if (arg == "--only") {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "run_experiment: --only needs a pattern\n");
+        return 2;
+      }
+      request.only = argv[++i];
+    } else if (arg == "--dry-run") {
+      dry_run = true;
     } else if (arg == "--force") {
       request.force = true;
     } else if (arg == "--quiet") {
@@ -59,24 +76,73 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
-    const swav::RunOutcome outcome = swav::run_experiment(request);
-    if (outcome.skipped) {
-      fmt::print(
-          "a finished run with this config exists (run {}); showing it (--force runs again)\n",
-          outcome.run_id);
-    }
-    if (outcome.ok) {
-      swav::Store store(outcome.db_path);
-      fmt::print("{}\nstored in {} (run {})\n", swav::format_run_results(store, outcome.run_id),
-                 outcome.db_path, outcome.run_id);
+  if (dry_run) {
+    try {
+      const swav::ExperimentPlan plan = swav::load_plan(request.config_path, request.overrides);
+      fmt::print("{}", swav::format_plan(plan, request.only));
+      bool any = false, invalid = false;
+      for (const auto& t : plan.trials) {
+        if (!request.only.empty() && !swav::trial_matches(t.name, request.only)) continue;
+        any = true;
+        invalid |= !t.error.empty();
+      }
+      if (invalid) {
+        fmt::print(stderr, "run_experiment: some trials are invalid (see INVALID above)\n");
+        return 1;
+      }
+      if (!any) {
+        fmt::print(stderr, "run_experiment: --only '{}' matches none of the {} trials\n",
+                   request.only, plan.trials.size());
+        return 1;
+      }
       return 0;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
     }
-    fmt::print(stderr, "\nerror: {}\n", outcome.error);
-    if (outcome.run_id > 0) {
-      fmt::print(stderr, "run {} is marked failed in {}\n", outcome.run_id, outcome.db_path);
+  }
+
+  try {
+    const swav::SweepOutcome sweep = swav::run_sweep(request);
+    if (!sweep.error.empty()) {
+      fmt::print(stderr, "\nerror: {}\n", sweep.error);
+      if (sweep.error_run_id > 0) {
+        fmt::print(stderr, "run {} is marked failed in {}\n", sweep.error_run_id, sweep.db_path);
+      }
+      return 1;
     }
-    return 1;
+    swav::Store store(sweep.db_path);
+    if (sweep.trials.size() == 1) {
+      const auto& outcome = sweep.trials.front().outcome;
+      if (outcome.skipped) {
+        fmt::print(
+            "a finished run with this config exists (run {}); showing it (--force runs again)\n",
+            outcome.run_id);
+      }
+      if (outcome.ok && !outcome.busy) {
+        fmt::print("{}\nstored in {} (run {})\n", swav::format_run_results(store, outcome.run_id),
+                   sweep.db_path, outcome.run_id);
+        return 0;
+      }
+      if (outcome.busy) {
+        fmt::print("{}; not run here\n", outcome.error);
+        return 0;
+      }
+      fmt::print(stderr, "\nerror: {}\n", outcome.error);
+      if (outcome.run_id > 0) {
+        fmt::print(stderr, "run {} is marked failed in {}\n", outcome.run_id, sweep.db_path);
+      }
+      return 1;
+    }
+    fmt::print("{}\nstored in {}\n", swav::format_sweep_summary(sweep), sweep.db_path);
+    if (!sweep.ok()) {
+      size_t failed = 0;
+      for (const auto& t : sweep.trials) failed += t.outcome.ok ? 0 : 1;
+      fmt::print(stderr, "{} of {} trials failed (marked failed in {})\n", failed,
+                 sweep.trials.size(), sweep.db_path);
+      return 1;
+    }
+    return 0;
   } catch (const std::exception& e) {
     // Only failures of the store itself reach here (e.g. an unwritable --db path).
     fmt::print(stderr, "error: {}\n", e.what());

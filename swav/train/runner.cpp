@@ -1,9 +1,20 @@
 #include "swav/train/runner.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "swav/config/config.h"
 #include "swav/data/image_set.h"
@@ -25,7 +36,7 @@ std::string read_text(const std::string& path) {
 
 // Trains and evaluates; the caller handles errors.
 void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t run_id,
-                        const std::string& trial_dir, bool progress) {
+                        const std::string& trial_dir, bool progress, const std::string& label) {
   const auto device = parse_device(options.train.device);
   if (options.train.threads > 0) at::set_num_threads(static_cast<int>(options.train.threads));
 
@@ -46,107 +57,439 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   bool have_init = false;
   for (const auto& e : store.evals(run_id)) have_init |= e.protocol == "knn_init";
   if (options.eval.untrained_baseline && !have_init) {
+    std::vector<EvalRow> rows;
     for (const auto& r :
          evaluate_encoder(*method->encoder(), train, test, options, device, false, "_init")) {
-      store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
+      rows.push_back({run_id, r.protocol, r.dataset, r.metric, r.value});
     }
+    store.log_evals(run_id, rows, {"knn_init"});  // all rows or none, even under a kill
   }
 
   Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string());
-  trainer.set_progress(progress, fmt::format("[{}] ", options.name));
+  trainer.set_progress(progress, label);
   trainer.on_epoch([&](int64_t epoch, const Scalars& metrics) {
     store.drop_metrics_after(run_id, epoch - 1);  // rows left by an interrupted attempt
     store.log_metrics(run_id, epoch, 0, metrics);
   });
   Stopwatch train_clock;
   trainer.fit();
-  store.log_metric(run_id, options.train.epochs, 0, "train_seconds_this_attempt",
+  store.set_metric(run_id, options.train.epochs, 0, "train_seconds_this_attempt",
                    train_clock.seconds());
 
   Stopwatch eval_clock;
   if (progress) fmt::print("evaluating on {} ...\n", dataset_label(options.data));
   const auto results = evaluate_encoder(*method->encoder(), train, test, options, device, true);
-  for (const auto& protocol : {"knn", "linear"})
-    store.drop_evals(run_id, protocol);  // earlier attempts
-  for (const auto& r : results) store.log_eval(run_id, r.protocol, r.dataset, r.metric, r.value);
-  store.log_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
+  std::vector<EvalRow> rows;
+  std::set<std::string> protocols = {"knn", "linear"};  // and whatever else earlier attempts left
+  for (const auto& r : results) {
+    rows.push_back({run_id, r.protocol, r.dataset, r.metric, r.value});
+    protocols.insert(r.protocol);
+  }
+  store.log_evals(run_id, rows, {protocols.begin(), protocols.end()});
+  store.set_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
 
-}  // namespace
-
-RunOutcome run_experiment(const RunRequest& request) {
-  RunOutcome outcome;
-  ExperimentOptions options;
-  std::string config_error;
-  try {
-    options = load_experiment(request.config_path, request.overrides);
-  } catch (const UserError& e) {
-    config_error = e.what();
+/// Copies everything written to one file descriptor (stdout or stderr) into a log file as well,
+/// until destroyed: the descriptor is pointed at a pipe that a thread drains into both.
+class Tee {
+ public:
+  Tee(int fd, int log_fd) : fd_(fd), log_fd_(log_fd) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0)
+      fail("cannot create a pipe for the trial log: {}", std::strerror(errno));
+    saved_ = ::dup(fd_);
+    ::dup2(ends[1], fd_);
+    ::close(ends[1]);
+    reader_ = std::thread([this, in = ends[0]] {
+      char buffer[4096];
+      for (;;) {
+        const ssize_t n = ::read(in, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        write_all(saved_, buffer, static_cast<size_t>(n));
+        write_all(log_fd_, buffer, static_cast<size_t>(n));
+      }
+      ::close(in);
+    });
   }
-  std::string db = request.db;
-  if (db.empty())
-    db = config_error.empty() ? options.db : peek_db(request.config_path, request.overrides);
-  outcome.db_path = db.empty() ? default_db_path() : db;
-  Store store(outcome.db_path);
+  ~Tee() {
+    ::dup2(saved_, fd_);  // closes the pipe's last write end: the reader sees the end
+    reader_.join();
+    ::close(saved_);
+  }
+  Tee(const Tee&) = delete;
+  Tee& operator=(const Tee&) = delete;
 
+ private:
+  static void write_all(int fd, const char* data, size_t size) {
+    while (size > 0) {
+      const ssize_t n = ::write(fd, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+  }
+  int fd_, log_fd_, saved_ = -1;
+  std::thread reader_;
+};
+
+/// The trial's log.txt receives stdout and stderr while this lives (appended across attempts).
+class TrialLog {
+ public:
+  explicit TrialLog(const std::string& path) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    log_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd_ < 0) fail("cannot open the trial log '{}': {}", path, std::strerror(errno));
+    out_ = std::make_unique<Tee>(STDOUT_FILENO, log_fd_);
+    err_ = std::make_unique<Tee>(STDERR_FILENO, log_fd_);
+  }
+  ~TrialLog() {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    err_.reset();
+    out_.reset();
+    ::close(log_fd_);
+  }
+
+ private:
+  int log_fd_ = -1;
+  std::unique_ptr<Tee> out_, err_;
+};
+
+/// Refreshes the claim's heartbeat from its own store connection until destroyed.
+class Heartbeat {
+ public:
+  Heartbeat(const std::string& db, int64_t run_id, std::string owner)
+      : thread_([this, db, run_id, owner = std::move(owner)] {
+          try {
+            Store store(db);
+            std::unique_lock<std::mutex> lock(mutex_);
+            while (!stop_) {
+              const auto period = std::chrono::duration<double>(Store::kHeartbeatSeconds);
+              if (cv_.wait_for(lock, period, [this] { return stop_; })) break;
+              if (!store.heartbeat(run_id, owner)) {
+                fmt::print(stderr, "warning: run {} was taken over by another process\n", run_id);
+                break;
+              }
+            }
+          } catch (const std::exception& e) {
+            fmt::print(stderr, "warning: heartbeat of run {} stopped: {}\n", run_id, e.what());
+          }
+        }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+constexpr const char* kHashLine = "# config_hash = ";
+
+/// The config hash recorded in a trial folder's config.toml, "" when there is none.
+std::string folder_hash(const std::string& trial_dir) {
+  std::ifstream in(fs::path(trial_dir) / "config.toml");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(kHashLine, 0) == 0) return line.substr(std::strlen(kHashLine));
+  }
+  return "";
+}
+
+void remove_checkpoints(const std::string& trial_dir) {
+  std::error_code ec;
+  fs::remove(fs::path(trial_dir) / "checkpoint.pt", ec);
+  fs::remove(fs::path(trial_dir) / "checkpoint.pt.tmp", ec);
+}
+
+std::string run_root_of(const ExperimentOptions& options) {
+  return options.run_dir.empty() ? (fs::path("runs") / options.name).string() : options.run_dir;
+}
+
+RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& store,
+                     const RunRequest& request, const std::string& owner) {
+  const ExperimentOptions& options = trial.options;
+  RunOutcome outcome;
+  outcome.db_path = store.path();
   RunInfo info;
   info.git_revision = git_revision();
   info.versions = library_versions();
-  info.trial = "main";
-  if (!config_error.empty()) {
-    // Recorded too, so a sweep's store shows every attempt; the config is the raw file text.
-    info.experiment = fs::path(request.config_path).stem().string();
-    info.config_toml = read_text(request.config_path);
-    outcome.run_id = store.begin_run(info);
-    store.finish_run(outcome.run_id, false, config_error);
-    outcome.error = config_error;
-    return outcome;
-  }
-
+  info.trial = trial.name;
   info.experiment = options.name;
-  info.config_hash = config_hash(options);
+  info.config_hash = trial.hash;
   info.config_toml = to_toml(options);
   info.seed = options.train.seed;
   info.device = options.train.device;
-  const std::string run_root =
-      options.run_dir.empty() ? (fs::path("runs") / options.name).string() : options.run_dir;
-  const std::string trial_dir = (fs::path(run_root) / info.config_hash).string();
 
-  auto previous = store.latest_run(options.name, info.config_hash);
-  if (previous && previous->status == "done" && !request.force) {
-    outcome.run_id = previous->id;
+  // A checkpoint counts only if the folder holds this config (a folder is named by the trial, and
+  // the rest of the file may have changed since).
+  const bool same_config = folder_hash(trial_dir) == trial.hash;
+  const bool has_checkpoint = same_config && fs::exists(fs::path(trial_dir) / "checkpoint.pt");
+  const Claim claim =
+      store.claim_run(info, owner, request.force, has_checkpoint, request.stale_seconds);
+  outcome.run_id = claim.run_id;
+  if (claim.kind == Claim::Kind::kDone) {
     outcome.ok = outcome.skipped = true;
     return outcome;
   }
-  const bool has_checkpoint = fs::exists(fs::path(trial_dir) / "checkpoint.pt");
-  if (request.force) fs::remove_all(trial_dir);
-  if (previous && previous->status != "done" && has_checkpoint && !request.force) {
-    outcome.run_id = previous->id;
-    outcome.resumed = true;
-    store.reopen_run(outcome.run_id);
-  } else {
-    outcome.run_id = store.begin_run(info);
+  if (claim.kind == Claim::Kind::kBusy) {
+    outcome.ok = outcome.busy = true;
+    outcome.error = fmt::format("run {} is being run by {}", claim.run_id, claim.previous.owner);
+    return outcome;
   }
+  // From here the trial is ours until finish_run.
+  Heartbeat heartbeat(store.path(), claim.run_id, owner);
   try {
     fs::create_directories(trial_dir);
-    std::ofstream(fs::path(trial_dir) / "config.toml") << info.config_toml;
-    if (request.progress) {
-      fmt::print("run {} of '{}' (config {}, {} on {}){}\n", outcome.run_id, options.name,
-                 info.config_hash, options.method, options.train.device,
-                 outcome.resumed ? ", resuming from its checkpoint" : "");
+    if (claim.kind == Claim::Kind::kNew || !same_config) {
+      remove_checkpoints(trial_dir);  // an older config's, or a forced run's predecessor
     }
-    train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress);
-    store.finish_run(outcome.run_id, true);
-    outcome.ok = true;
-  } catch (const UserError& e) {
-    outcome.error = e.what();
-  } catch (const c10::Error& e) {
-    outcome.error = e.what_without_backtrace();
-  } catch (const std::exception& e) {
+    outcome.resumed = claim.kind == Claim::Kind::kTakenOver && has_checkpoint;
+    if (claim.kind == Claim::Kind::kTakenOver && !has_checkpoint) {
+      // Killed before its first checkpoint: the same run starts again; drop what it logged.
+      store.drop_metrics_after(claim.run_id, -1);
+    }
+    std::ofstream(fs::path(trial_dir) / "config.toml")
+        << "# experiment: " << options.name << "\n# trial: " << trial.name << "\n"
+        << kHashLine << trial.hash << "\n"
+        << info.config_toml;
+    TrialLog log((fs::path(trial_dir) / "log.txt").string());
+    if (request.progress) {
+      const char* how = outcome.resumed ? ", resuming from its checkpoint"
+                        : claim.kind == Claim::Kind::kTakenOver
+                            ? ", starting again (it was stopped before its first checkpoint)"
+                            : "";
+      fmt::print("run {} of '{}' trial '{}' (config {}, {} on {}){}\n", outcome.run_id,
+                 options.name, trial.name, trial.hash, options.method, options.train.device, how);
+      std::fflush(stdout);
+    }
+    try {
+      const std::string label = trial.name == "main"
+                                    ? fmt::format("[{}] ", options.name)
+                                    : fmt::format("[{} {}] ", options.name, trial.name);
+      train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label);
+      store.finish_run(outcome.run_id, true);
+      outcome.ok = true;
+    } catch (const UserError& e) {
+      outcome.error = e.what();
+    } catch (const c10::Error& e) {
+      outcome.error = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      outcome.error = e.what();
+    }
+    if (!outcome.ok) fmt::print(stderr, "trial '{}' failed: {}\n", trial.name, outcome.error);
+  } catch (const std::exception& e) {  // the folder or its files
     outcome.error = e.what();
   }
   if (!outcome.ok) store.finish_run(outcome.run_id, false, outcome.error);
   return outcome;
+}
+
+/// The options of the first valid trial (name, db and run_dir do not vary between trials).
+const ExperimentOptions& experiment_options(const ExperimentPlan& plan) {
+  for (const auto& t : plan.trials) {
+    if (t.error.empty()) return t.options;
+  }
+  return plan.trials.front().options;
+}
+
+std::string experiment_name(const ExperimentPlan& plan, const std::string& config_path) {
+  for (const auto& t : plan.trials) {
+    if (t.error.empty()) return t.options.name;
+  }
+  return fs::path(config_path).stem().string();
+}
+
+}  // namespace
+
+bool SweepOutcome::ok() const {
+  if (!error.empty()) return false;
+  for (const auto& t : trials) {
+    if (!t.outcome.ok) return false;
+  }
+  return true;
+}
+
+SweepOutcome run_sweep(const RunRequest& request) {
+  SweepOutcome sweep;
+  ExperimentPlan plan;
+  try {
+    plan = load_plan(request.config_path, request.overrides);
+  } catch (const UserError& e) {
+    sweep.error = e.what();
+  }
+  std::string db = request.db;
+  if (db.empty()) {
+    db = sweep.error.empty() ? experiment_options(plan).db
+                             : peek_db(request.config_path, request.overrides);
+  }
+  sweep.db_path = db.empty() ? default_db_path() : db;
+  Store store(sweep.db_path);
+
+  if (!sweep.error.empty()) {
+    // Recorded too, so a sweep's store shows every attempt; the config is the raw file text.
+    RunInfo info;
+    info.git_revision = git_revision();
+    info.versions = library_versions();
+    info.trial = "main";
+    info.experiment = fs::path(request.config_path).stem().string();
+    info.config_toml = read_text(request.config_path);
+    sweep.error_run_id = store.begin_run(info);
+    store.finish_run(sweep.error_run_id, false, sweep.error);
+    return sweep;
+  }
+
+  std::vector<const Trial*> selected;
+  for (const auto& t : plan.trials) {
+    if (request.only.empty() || trial_matches(t.name, request.only)) selected.push_back(&t);
+  }
+  if (selected.empty()) {
+    sweep.error = fmt::format("--only '{}' matches none of the {} trials of {}", request.only,
+                              plan.trials.size(), request.config_path);
+    return sweep;
+  }
+
+  const std::string owner = new_owner_id();
+  Stopwatch clock;
+  double trained_seconds = 0;
+  int64_t trained = 0;
+  const auto n = selected.size();
+  for (size_t i = 0; i < n; ++i) {
+    const Trial& trial = *selected[i];
+    TrialReport report;
+    report.trial = trial;
+    report.trial_dir = (fs::path(run_root_of(trial.options)) / trial.folder).string();
+    if (request.progress && n > 1) {
+      const double eta =
+          trained > 0 ? trained_seconds / static_cast<double>(trained) * static_cast<double>(n - i)
+                      : -1;
+      fmt::print("\n=== sweep '{}': trial {}/{} '{}', elapsed {}, ETA {}\n", trial.options.name,
+                 i + 1, n, trial.name, format_duration(clock.seconds()),
+                 trained > 0 ? format_duration(eta) : "after the first trained trial");
+      std::fflush(stdout);
+    }
+    Stopwatch trial_clock;
+    if (!trial.error.empty()) {
+      // Only this trial's values are wrong: record it as failed and go on with the others.
+      RunInfo info;
+      info.git_revision = git_revision();
+      info.versions = library_versions();
+      info.experiment = experiment_name(plan, request.config_path);
+      info.trial = trial.name;
+      info.config_toml = trial.config_text;
+      report.outcome.db_path = store.path();
+      report.outcome.error = trial.error;
+      report.outcome.run_id = store.begin_run(info);
+      store.finish_run(report.outcome.run_id, false, trial.error);
+      report.trial_dir = "";
+    } else {
+      report.outcome = run_trial(trial, report.trial_dir, store, request, owner);
+    }
+    report.seconds = trial_clock.seconds();
+    if (!report.outcome.skipped && !report.outcome.busy) {
+      trained_seconds += report.seconds;
+      ++trained;
+    }
+    if (request.progress) {
+      const auto& o = report.outcome;
+      if (o.skipped) {
+        fmt::print("trial '{}': done before (run {}), skipped\n", trial.name, o.run_id);
+      } else if (o.busy) {
+        fmt::print("trial '{}': {}; left to it\n", trial.name, o.error);
+      } else {
+        fmt::print("trial '{}': {} in {}\n", trial.name, o.ok ? "done" : "FAILED",
+                   format_duration(report.seconds));
+      }
+      std::fflush(stdout);
+    }
+    sweep.trials.push_back(std::move(report));
+  }
+  return sweep;
+}
+
+RunOutcome run_experiment(const RunRequest& request) {
+  const SweepOutcome sweep = run_sweep(request);
+  RunOutcome outcome;
+  outcome.db_path = sweep.db_path;
+  if (!sweep.error.empty() || sweep.trials.empty()) {
+    outcome.run_id = sweep.error_run_id;
+    outcome.error = sweep.error;
+    return outcome;
+  }
+  for (const auto& t : sweep.trials) {
+    if (!t.outcome.ok) return t.outcome;
+  }
+  return sweep.trials.back().outcome;
+}
+
+std::string format_plan(const ExperimentPlan& plan, const std::string& only) {
+  std::string out;
+  size_t shown = 0;
+  for (const auto& t : plan.trials) {
+    if (!only.empty() && !trial_matches(t.name, only)) continue;
+    ++shown;
+    if (!t.error.empty()) {
+      out += fmt::format("### trial {}: {}\n# INVALID: {}\n\n", shown, t.name, t.error);
+      continue;
+    }
+    out += fmt::format("### trial {}: {}\n# folder: {}\n# config_hash: {}\n{}\n", shown, t.name,
+                       (fs::path(run_root_of(t.options)) / t.folder).string(), t.hash,
+                       to_toml(t.options));
+  }
+  const std::string sweep = plan.mode.empty()
+                                ? "no sweep"
+                                : fmt::format("{} over {}", plan.mode, fmt::join(plan.axes, ", "));
+  out += fmt::format("# {}: {} of {} trial(s) selected ({}); dry run, nothing was run\n",
+                     plan.source, shown, plan.trials.size(), sweep);
+  return out;
+}
+
+std::string format_sweep_summary(const SweepOutcome& outcome) {
+  std::string out =
+      "\n| trial | status | run | loss (last) | kNN top-1 | linear top-1 | time |\n"
+      "|---|---|---|---|---|---|---|\n";
+  if (outcome.trials.empty()) return out;
+  Store store(outcome.db_path);
+  for (const auto& t : outcome.trials) {
+    const auto& o = t.outcome;
+    std::string status = o.skipped ? "done (before)"
+                         : o.busy  ? "running elsewhere"
+                         : o.ok    ? (o.resumed ? "done (resumed)" : "done")
+                                   : "FAILED";
+    std::string loss = "-", knn = "-", linear = "-", time = "-";
+    if (o.run_id > 0 && !o.busy) {
+      const auto losses = store.metrics(o.run_id, "loss");
+      if (!losses.empty()) loss = fmt::format("{:.4f}", losses.back().value);
+      std::vector<std::string> knns;
+      for (const auto& e : store.evals(o.run_id)) {
+        if (e.protocol == "knn")
+          knns.push_back(
+              fmt::format("{:.2f}% ({})", 100 * e.value, e.metric.substr(e.metric.find('_') + 1)));
+        if (e.protocol == "linear" && e.metric == "top1_best")
+          linear = fmt::format("{:.2f}%", 100 * e.value);
+      }
+      if (!knns.empty()) knn = fmt::format("{}", fmt::join(knns, ", "));
+      double seconds = 0;
+      for (const auto& m : store.metrics(o.run_id, "seconds")) seconds += m.value;
+      if (seconds > 0) time = format_duration(seconds);
+    }
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", t.trial.name, status,
+                       o.run_id > 0 ? std::to_string(o.run_id) : "-", loss, knn, linear, time);
+  }
+  for (const auto& t : outcome.trials) {
+    if (!t.outcome.ok) out += fmt::format("\n{}: {}\n", t.trial.name, t.outcome.error);
+  }
+  return out;
 }
 
 std::string format_run_results(const Store& store, int64_t run_id) {
