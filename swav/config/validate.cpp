@@ -114,6 +114,8 @@ void check_augment(const Checker& c, const AugmentOptions& a) {
   c.require(a.std.size() == a.mean.size(), "augment.std", toml_array(a.std),
             fmt::format("needs as many entries as augment.mean ({})", a.mean.size()));
   for (size_t i = 0; i < a.std.size(); ++i) c.positive(a.std[i], fmt::format("augment.std[{}]", i));
+  c.require(a.device == "cpu" || a.device == "cuda", "augment.device", toml_string(a.device),
+            "must be \"cpu\" or \"cuda\"");
   c.at_least(a.workers, 0, "augment.workers");
   c.at_least(a.prefetch, 1, "augment.prefetch");
 }
@@ -174,6 +176,10 @@ void check_train(const Checker& c, const TrainOptions& t) {
   c.at_least(t.threads, 0, "train.threads");
   c.at_least(t.checkpoint_every, 1, "train.checkpoint_every");
   c.at_least(t.log_every, 1, "train.log_every");
+  c.require(t.precision == "fp32" || t.precision == "bf16", "train.precision",
+            toml_string(t.precision), "must be \"fp32\" or \"bf16\"");
+  c.require(t.precision == "fp32" || t.device != "cpu", "train.precision",
+            toml_string(t.precision), "bf16 autocast needs train.device = \"cuda\"");
 }
 
 void check_eval(const Checker& c, const EvalOptions& e) {
@@ -204,6 +210,8 @@ void validate_options(const ExperimentOptions& o,
   check_swav(c, o.swav, o.augment);
   check_optim(c, o.optim, o.train);
   check_train(c, o.train);
+  c.require(o.augment.device == "cpu" || o.train.device != "cpu", "augment.device",
+            toml_string(o.augment.device), "\"cuda\" needs train.device = \"cuda\"");
   check_eval(c, o.eval);
 }
 
