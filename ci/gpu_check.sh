@@ -2,7 +2,7 @@
 # One call on a GPU machine that reaches no package registry (see docs/GPU.md):
 #   unpack the carried Debian packages (.deps, from ci/fetch-gpu-debs), configure and build Release
 #   against the machine's Python torch, run the GPU-tagged tests and the benchmarks, print a table.
-# Usage: ci/gpu_check.sh [--prebuilt BINDIR] [--no-bench] [--tests-only] [--out DIR]
+# Usage: ci/gpu_check.sh [--prebuilt BINDIR] [--no-bench] [--out DIR]
 #   --prebuilt BINDIR  use programs built elsewhere (same LibTorch) instead of building here
 # Results (logs, benchmark JSON) go to --out (default $OUT, else gpu-check-out/).
 set -uo pipefail
@@ -48,7 +48,7 @@ if [ -z "$prebuilt" ]; then
     && cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1
   status=$?
   row "build" "$([ $status = 0 ] && echo ok || echo FAILED) in $(( $(date +%s) - b0 )) s"
-  if [ $status != 0 ]; then tail -40 "$out/configure.log" "$out/build.log"; printf '%s\n' "${rows[@]}"; exit 1; fi
+  if [ $status != 0 ]; then tail -n 40 "$out/configure.log" "$out/build.log"; printf '%s\n' "${rows[@]}"; exit 1; fi
   bin=build-gpu/bin
 else
   bin=$prebuilt
@@ -57,20 +57,25 @@ fi
 # 3. GPU-tagged tests (and the whole unit suite: the CUDA build must not change CPU results).
 "$bin/swav_tests" "[gpu]" -s --durations yes >"$out/gpu_tests.log" 2>&1
 gs=$?
-row "GPU tests" "$([ $gs = 0 ] && echo passed || echo FAILED) ($(grep -Eo 'test cases?: [^|]*' "$out/gpu_tests.log" | tail -1))"
+row "GPU tests" "$([ $gs = 0 ] && echo passed || echo FAILED): $(tail -n 2 "$out/gpu_tests.log" | tr -s '\n' ' ')"
 SWAV_TEST_THREADS=1 "$bin/swav_tests" "~[gpu]~[slow]~[.]" >"$out/unit_tests.log" 2>&1
 us=$?
-row "CPU unit tests" "$([ $us = 0 ] && echo passed || echo FAILED) ($(tail -2 "$out/unit_tests.log" | tr -s '\n' ' '))"
+row "CPU unit tests" "$([ $us = 0 ] && echo passed || echo FAILED): $(tail -n 2 "$out/unit_tests.log" | tr -s '\n' ' ')"
 
 # 4. Benchmarks.
 if [ $bench = 1 ]; then
   "$bin/bench_sinkhorn" --benchmark_filter='Cuda' --benchmark_min_time=0.2 \
      --benchmark_out="$out/bench_sinkhorn.json" --benchmark_out_format=json >"$out/bench_sinkhorn.txt" 2>&1
   row "bench_sinkhorn" "exit $? (table below)"
+  timeout 300 "$bin/bench_train_step" --steps 20 >"$out/bench_train_step.txt" 2>&1
+  row "bench_train_step" "exit $? (table below)"
 fi
 row "wall" "$(( $(date +%s) - t0 )) s"
 
 echo; echo "== gpu_check summary =="; printf '%s\n' "${rows[@]}"
-[ $bench = 1 ] && cat "$out/bench_sinkhorn.txt"
+if [ $bench = 1 ]; then
+  grep -E '^BM_|^-|Benchmark' "$out/bench_sinkhorn.txt"
+  cat "$out/bench_train_step.txt"
+fi
 [ $gs = 0 ] || tail -60 "$out/gpu_tests.log"
 exit $(( gs != 0 || us != 0 ))

@@ -80,6 +80,7 @@ void read_augment(TableReader r, AugmentOptions& a) {
   r.read("blur_sigma_max", a.blur_sigma_max);
   r.read("mean", a.mean);
   r.read("std", a.std);
+  r.read("device", a.device);
   r.read("workers", a.workers);
   r.read("prefetch", a.prefetch);
   r.finish();
@@ -128,6 +129,8 @@ void read_train(TableReader r, TrainOptions& t) {
   r.read("threads", t.threads);
   r.read("checkpoint_every", t.checkpoint_every);
   r.read("log_every", t.log_every);
+  r.read("precision", t.precision);
+  r.read("channels_last", t.channels_last);
   r.finish();
 }
 
@@ -279,6 +282,7 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("blur_sigma_max", a.blur_sigma_max);
   w.key("mean", a.mean);
   w.key("std", a.std);
+  w.key("device", a.device);
   w.key("workers", a.workers);
   w.key("prefetch", a.prefetch);
 
@@ -323,6 +327,8 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("threads", t.threads);
   w.key("checkpoint_every", t.checkpoint_every);
   w.key("log_every", t.log_every);
+  w.key("precision", t.precision);
+  w.key("channels_last", t.channels_last);
 
   const auto& e = o.eval;
   w.section("eval");

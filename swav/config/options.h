@@ -34,6 +34,8 @@ struct AugmentOptions {
   double blur_sigma_max = 2.0;
   std::vector<double> mean = {0.485, 0.456, 0.406};  // per channel; one value for 1-channel data
   std::vector<double> std = {0.228, 0.224, 0.225};
+  std::string device = "cpu";    // where views are made: "cpu" (worker threads) or "cuda" (on the
+                                 // training GPU from the uint8 images kept there)
   int64_t workers = 2;           // CPU threads producing views ahead of the training step
   int64_t prefetch = 2;          // batches prepared ahead
 };
@@ -102,6 +104,9 @@ struct TrainOptions {
   int64_t threads = 0;            // intra-op CPU threads; 0 = all cores
   int64_t checkpoint_every = 1;   // epochs between checkpoints (and always at the end)
   int64_t log_every = 20;         // steps between progress lines / metric reads
+  std::string precision = "fp32"; // "fp32", or "bf16": CUDA autocast to bfloat16 in the forward
+                                  // pass (Sinkhorn and the loss stay float32)
+  bool channels_last = false;     // NHWC memory format for convolutions (faster on tensor cores)
 };
 
 /// Evaluation of the frozen encoder on the test split.

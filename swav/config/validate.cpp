@@ -123,6 +123,8 @@ void check_augment(const Checker& c, const AugmentOptions& a) {
                           "is {})",
                           i - 1, a.crops[i - 1].size));
   }
+  c.require(a.device == "cpu" || a.device == "cuda", "augment.device", toml_string(a.device),
+            "must be \"cpu\" or \"cuda\"");
   c.at_least(a.workers, 0, "augment.workers");
   c.at_least(a.prefetch, 1, "augment.prefetch");
 }
@@ -217,6 +219,10 @@ void check_train(const Checker& c, const TrainOptions& t) {
   c.at_least(t.threads, 0, "train.threads");
   c.at_least(t.checkpoint_every, 1, "train.checkpoint_every");
   c.at_least(t.log_every, 1, "train.log_every");
+  c.require(t.precision == "fp32" || t.precision == "bf16", "train.precision",
+            toml_string(t.precision), "must be \"fp32\" or \"bf16\"");
+  c.require(t.precision == "fp32" || t.device != "cpu", "train.precision",
+            toml_string(t.precision), "bf16 autocast needs train.device = \"cuda\"");
 }
 
 void check_eval(const Checker& c, const EvalOptions& e) {
@@ -248,6 +254,8 @@ void validate_options(const ExperimentOptions& o,
   check_channels(c, o.data, o.augment);
   check_optim(c, o.optim, o.train);
   check_train(c, o.train);
+  c.require(o.augment.device == "cpu" || o.train.device != "cpu", "augment.device",
+            toml_string(o.augment.device), "\"cuda\" needs train.device = \"cuda\"");
   check_eval(c, o.eval);
 }
 

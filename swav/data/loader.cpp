@@ -39,6 +39,7 @@ struct EpochLoader::State {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<Batch> ready;
+  bool render = true;  // make the views here (false: the device makes them)
   bool done = false;  // the producer has finished (or failed)
   bool stop = false;  // the consumer is going away
   std::exception_ptr error;
@@ -60,7 +61,7 @@ struct EpochLoader::State {
         std::vector<int64_t> idx(order.begin() + b * batch_size,
                                  order.begin() + (b + 1) * batch_size);
         Batch batch;
-        batch.views = crops.make_views(set, idx, epoch);
+        if (render) batch.views = crops.make_views(set, idx, epoch);
         batch.indices = torch::tensor(idx, torch::kInt64);
         batch.labels = torch::empty({batch_size}, torch::kInt64);
         int64_t* labels = batch.labels.data_ptr<int64_t>();
@@ -81,7 +82,7 @@ struct EpochLoader::State {
 
 EpochLoader::EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size,
                          uint64_t seed, int64_t epoch, int64_t prefetch, int64_t rank,
-                         int64_t world_size)
+                         int64_t world_size, bool render_views)
     : state_(std::make_unique<State>(set, crops)) {
   TORCH_CHECK(set.labels.defined() && set.labels.scalar_type() == torch::kInt64 &&
                   set.labels.is_contiguous() && set.labels.numel() == set.size(),
@@ -89,6 +90,7 @@ EpochLoader::EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t ba
   state_->batch_size = batch_size;
   state_->epoch = epoch;
   state_->prefetch = std::max<int64_t>(1, prefetch);
+  state_->render = render_views;
   state_->order = epoch_order(set.size(), batch_size, seed, epoch, rank, world_size);
   State* s = state_.get();
   s->producer = std::thread([s] { s->produce(); });

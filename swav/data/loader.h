@@ -23,11 +23,13 @@ struct Batch {
 /// Batches are produced by a background thread (which uses MultiCrop's workers) `prefetch` ahead.
 /// For multi-process runs, `rank`/`world_size` take a disjoint share of each epoch's permutation.
 /// The ImageSet and MultiCrop are referenced, not copied: they must outlive the loader. Destroying
-/// the loader mid-epoch stops the producer after the batch it is preparing.
+/// the loader mid-epoch stops the producer after the batch it is preparing. With render_views
+/// false, batches carry indices and labels only (views are made on the device: DeviceMultiCrop).
 class EpochLoader {
  public:
   EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size, uint64_t seed,
-              int64_t epoch, int64_t prefetch = 2, int64_t rank = 0, int64_t world_size = 1);
+              int64_t epoch, int64_t prefetch = 2, int64_t rank = 0, int64_t world_size = 1,
+              bool render_views = true);
   ~EpochLoader();
   EpochLoader(const EpochLoader&) = delete;
   EpochLoader& operator=(const EpochLoader&) = delete;

@@ -23,23 +23,6 @@ inline float clamp01(float x) {
   return std::min(std::max(x, 0.0f), 1.0f);
 }
 
-struct CropBox {
-  int64_t top = 0, left = 0, height = 0, width = 0;
-};
-
-// Every random decision for one view, drawn up front in a fixed order so the stream position of
-// each draw never depends on earlier outcomes.
-struct ViewPlan {
-  CropBox box;
-  bool flip = false;
-  bool jitter = false;
-  int order[4] = {0, 1, 2, 3};  // 0 brightness, 1 contrast, 2 saturation, 3 hue
-  double brightness = 1.0, contrast = 1.0, saturation = 1.0, hue = 0.0;
-  bool grayscale = false;
-  bool blur = false;
-  double sigma = 0.0;
-};
-
 // torchvision's RandomResizedCrop.get_params.
 CropBox random_resized_crop(Rng& rng, int64_t H, int64_t W, const CropGroup& group,
                             const AugmentOptions& o) {
@@ -374,6 +357,13 @@ const uint8_t* image_data(const ImageSet& set) {
 
 }  // namespace
 
+ViewPlan MultiCrop::plan(int64_t H, int64_t W, int64_t sample, int64_t epoch, int64_t crop) const {
+  TORCH_CHECK(crop >= 0 && crop < num_crops(), "crop index ", crop, " out of range");
+  Rng rng({static_cast<uint64_t>(data::Stream::kCrop), seed_, static_cast<uint64_t>(epoch),
+           static_cast<uint64_t>(sample), static_cast<uint64_t>(crop)});
+  return draw_plan(rng, H, W, group_of(options_, crop), options_);
+}
+
 void MultiCrop::make_view(const ImageSet& set, int64_t sample, int64_t epoch, int64_t crop,
                           torch::Tensor& out) const {
   const uint8_t* images = image_data(set);
@@ -405,7 +395,8 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
   std::vector<torch::Tensor> views;
   std::vector<float*> outs;
   for (int64_t s : sizes) {
-    views.push_back(torch::empty({B, C, s, s}, torch::kFloat32));
+    views.push_back(
+        torch::empty({B, C, s, s}, torch::TensorOptions(torch::kFloat32).pinned_memory(pinned_)));
     outs.push_back(views.back().data_ptr<float>());
   }
 

@@ -10,6 +10,24 @@
 
 namespace swav {
 
+/// A crop rectangle in source pixels.
+struct CropBox {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
+/// Every random decision for one view, drawn up front in a fixed order so the stream position of
+/// each draw never depends on earlier outcomes.
+struct ViewPlan {
+  CropBox box;
+  bool flip = false;
+  bool jitter = false;
+  int order[4] = {0, 1, 2, 3};  // 0 brightness, 1 contrast, 2 saturation, 3 hue
+  double brightness = 1.0, contrast = 1.0, saturation = 1.0, hue = 0.0;
+  bool grayscale = false;
+  bool blur = false;
+  double sigma = 0.0;
+};
+
 /// Produces SwAV's multi-crop views. A view depends only on (seed, epoch, sample index, crop index),
 /// never on thread timing or batch composition: each crop draws from its own counter-based random
 /// stream keyed by those four numbers.
@@ -31,10 +49,18 @@ class MultiCrop {
   void make_view(const ImageSet& set, int64_t sample, int64_t epoch, int64_t crop,
                  torch::Tensor& out) const;
 
+  /// The random decisions of one view of an H x W image (what make_view renders; the device
+  /// path renders the same plans).
+  ViewPlan plan(int64_t H, int64_t W, int64_t sample, int64_t epoch, int64_t crop) const;
+
   const AugmentOptions& options() const { return options_; }
+  /// Makes make_views() allocate its outputs in pinned (page-locked) host memory, so copies to a
+  /// CUDA device are asynchronous. Needs a CUDA build with a device.
+  void set_pinned_output(bool pinned) { pinned_ = pinned; }
 
  private:
   AugmentOptions options_;
+  bool pinned_ = false;
   uint64_t seed_;
 };
 

@@ -53,7 +53,7 @@ StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
   network_->prototypes->normalize();
   std::vector<torch::Tensor> crops;
   crops.reserve(batch.views.size());
-  for (const auto& v : batch.views) crops.push_back(v.to(ctx.device, /*non_blocking=*/true));
+  for (const auto& v : batch.views) crops.push_back(device_view(v, ctx));
   const int64_t B = crops[0].size(0);
   auto [z, scores] = network_->forward(crops);
 
@@ -68,7 +68,8 @@ StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
         if (use_queue) {
           out = torch::cat({torch::mm(queue_[j], network_->prototypes->weight(h).t()), out});
         }
-        auto q = sinkhorn(out, options_.epsilon, options_.sinkhorn_iterations, *ctx.collective);
+        auto q = sinkhorn_codes(out, options_.epsilon, options_.sinkhorn_iterations,
+                                SinkhornImpl::kFused, *ctx.collective);
         codes.push_back(q.narrow(0, q.size(0) - B, B));
       }
     }

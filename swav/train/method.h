@@ -25,7 +25,15 @@ struct StepContext {
   int64_t iters_per_epoch = 0;
   int64_t global_batch = 0;  // batch size x world size
   double lr = 0;
+  bool channels_last = false;  // convolution inputs in NHWC (train.channels_last)
 };
+
+/// A batch view on the step's device, in the step's memory format. The copy is asynchronous when
+/// the view is in pinned host memory (the loader pins its batches for CUDA runs).
+inline torch::Tensor device_view(const torch::Tensor& view, const StepContext& ctx) {
+  auto v = view.to(ctx.device, /*non_blocking=*/true);
+  return ctx.channels_last && v.dim() == 4 ? v.contiguous(at::MemoryFormat::ChannelsLast) : v;
+}
 
 /// What a training step returns.
 struct StepOutput {

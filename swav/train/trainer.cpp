@@ -1,7 +1,10 @@
 #include "swav/train/trainer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <filesystem>
 
+#include "swav/data/device_multicrop.h"
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
 #include "swav/optim/larc.h"
@@ -35,6 +38,44 @@ Trainer::Trainer(const ExperimentOptions& options, Method& method, const ImageSe
       checkpoint_path_(std::move(checkpoint_path)),
       collective_(collective),
       device_(parse_device(options.train.device)) {}
+
+namespace {
+
+// bfloat16 autocast on CUDA for the forward pass of one step (the backward pass follows the
+// forward's dtypes by itself). Restores the previous state on exit.
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, previous_);
+    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  bool previous_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
+}  // namespace
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
 
 void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
   namespace fs = std::filesystem;
@@ -84,8 +125,15 @@ TrainSummary Trainer::fit() {
   const auto& train = options_.train;
   Stopwatch total;
   method_.module().to(device_);
+  if (train.channels_last) to_channels_last(method_.module());
   LarcSgd optimizer(method_.parameters(), options_.optim);
   MultiCrop crops(options_.augment, static_cast<uint64_t>(train.seed));
+  crops.set_pinned_output(device_.is_cuda());
+  // augment.device = "cuda": the loader only draws the order; views are made on the GPU.
+  std::unique_ptr<DeviceMultiCrop> device_crops;
+  if (options_.augment.device != "cpu") {
+    device_crops = std::make_unique<DeviceMultiCrop>(crops, train_, device_);
+  }
 
   const int64_t world = collective_.world_size();
   const int64_t iters_per_epoch = train_.size() / (train.batch_size * world);
@@ -100,6 +148,8 @@ TrainSummary Trainer::fit() {
   ctx.collective = &collective_;
   ctx.iters_per_epoch = iters_per_epoch;
   ctx.global_batch = train.batch_size * world;
+  ctx.channels_last = train.channels_last;
+  const bool bf16 = train.precision == "bf16" && device_.is_cuda();
 
   TrainSummary summary;
   int64_t epochs_done = 0;
@@ -119,15 +169,24 @@ TrainSummary Trainer::fit() {
     method_.module().train();
     method_.on_epoch_start(ctx);
     EpochLoader loader(train_, crops, train.batch_size, static_cast<uint64_t>(train.seed), epoch,
-                       options_.augment.prefetch, collective_.rank(), world);
+                       options_.augment.prefetch, collective_.rank(), world,
+                       /*render_views=*/device_crops == nullptr);
     auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     int64_t step = 0;
     double last_loss = std::nan("");
     while (auto batch = loader.next()) {
+      if (device_crops) {
+        const auto* idx = batch->indices.data_ptr<int64_t>();
+        batch->views = device_crops->make_views(
+            std::vector<int64_t>(idx, idx + batch->indices.numel()), epoch);
+      }
       ctx.iteration = epoch * iters_per_epoch + step;
       ctx.lr = schedule.lr(ctx.iteration);
       optimizer.set_lr(ctx.lr);
-      StepOutput out = method_.step(*batch, ctx);
+      StepOutput out = [&] {
+        AutocastScope autocast(bf16);
+        return method_.step(*batch, ctx);
+      }();
       optimizer.zero_grad();
       out.loss.backward();
       method_.after_backward(ctx);
