@@ -506,7 +506,7 @@ std::string render(const Table& table, Format format) {
         "\\caption{{{}: {} $\\pm$ std over the row's $n$ seeds; best per column in "
         "bold.}}\n",
         latex_escape(table.title), latex_escape(legend));
-    out += fmt::format("\\label{{tab:{}}}\n", latex_escape(table.experiment));
+    out += fmt::format("\\label{{tab:{}}}\n", table.experiment);  // labels take _ as is
     out += "\\begin{tabular}{" + std::string(table.row_titles.size(), 'l') + "r" +
            std::string(table.columns.size(), 'r') + "}\n\\toprule\n";
     std::vector<std::string> header;
