@@ -1,8 +1,12 @@
 #include "eval/evaluate.h"
 
+#include "eval/cluster_metrics.h"
 #include "eval/features.h"
+#include "eval/finetune.h"
 #include "eval/linear_probe.h"
+#include "eval/views.h"
 #include "swav/core/knn.h"
+#include "swav/data/multicrop.h"
 
 namespace swav {
 
@@ -38,6 +42,111 @@ std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& 
                               train.num_classes, eval, static_cast<uint64_t>(options.train.seed));
     results.push_back({"linear", dataset, "top1_best", probe.best_top1});
     results.push_back({"linear", dataset, "top1_last", probe.last_top1});
+  }
+  return results;
+}
+
+std::vector<EvalResult> evaluate_transfer(BackboneImpl& encoder, const TransferOptions& transfer,
+                                          int64_t input_size, int64_t in_channels,
+                                          const EvalOptions& eval, torch::Device device,
+                                          uint64_t seed) {
+  const ImageSet train = load_split(transfer.data, Split::kTrain);
+  const ImageSet test = load_split(transfer.data, Split::kTest);
+  const ViewFn view = [&](const torch::Tensor& images) {
+    return center_view(images, input_size, 1.0, transfer.mean, transfer.std, in_channels);
+  };
+  auto train_features = view_features(encoder, train, view, device, eval.batch_size);
+  auto test_features = view_features(encoder, test, view, device, eval.batch_size);
+  const std::string dataset = dataset_label(transfer.data);
+  const std::string prefix = "transfer:" + transfer.name + ":";
+  const int64_t classes = std::max(train.num_classes, test.num_classes);
+  std::vector<EvalResult> results;
+  for (int64_t k : eval.knn_k) {
+    const double top1 = weighted_knn_accuracy(train_features, train.labels, test_features,
+                                              test.labels, k, eval.knn_temperature, classes);
+    results.push_back({prefix + "knn", dataset, fmt::format("top1_k{}", k), top1});
+  }
+  if (eval.linear) {
+    auto probe =
+        linear_probe(train_features, train.labels, test_features, test.labels, classes, eval, seed);
+    results.push_back({prefix + "linear", dataset, "top1_best", probe.best_top1});
+    results.push_back({prefix + "linear", dataset, "top1_last", probe.last_top1});
+  }
+  return results;
+}
+
+std::vector<EvalResult> evaluate_clusters(Method& method, const ImageSet& test,
+                                          const std::vector<double>& mean,
+                                          const std::vector<double>& std,
+                                          const std::string& dataset, torch::Device device,
+                                          int64_t batch_size) {
+  const int64_t K = method.num_clusters();
+  if (K == 0) return {};
+  torch::NoGradGuard no_grad;
+  auto& module = method.module();
+  const bool was_training = module.is_training();
+  module.eval();
+  std::vector<torch::Tensor> ids;
+  for (int64_t begin = 0; begin < test.size(); begin += batch_size) {
+    const int64_t n = std::min(batch_size, test.size() - begin);
+    auto images = normalize_images(test.images.narrow(0, begin, n), mean, std).to(device);
+    ids.push_back(method.assign(images).to(torch::kCPU, torch::kLong));
+  }
+  module.train(was_training);
+  const auto assignments = torch::cat(ids);
+  const auto usage = cluster_usage(assignments, K);
+  return {
+      {"clusters", dataset, "nmi", normalized_mutual_information(assignments, test.labels)},
+      {"clusters", dataset, "ari", adjusted_rand_index(assignments, test.labels)},
+      {"clusters", dataset, "used", static_cast<double>(usage.used)},
+      {"clusters", dataset, "used_share", usage.used_share},
+      {"clusters", dataset, "entropy_share", usage.entropy_share},
+  };
+}
+
+std::vector<EvalResult> evaluate_method(Method& method, const ImageSet& train, const ImageSet& test,
+                                        const ExperimentOptions& options, torch::Device device,
+                                        const EvalLog& log) {
+  const auto& eval = options.eval;
+  const auto& mean = options.augment.mean;
+  const auto& std = options.augment.std;
+  const std::string dataset = dataset_label(options.data);
+  const int64_t size = options.augment.crops.at(0).size;
+  const auto seed = static_cast<uint64_t>(options.train.seed);
+  auto say = [&](const std::string& line) {
+    if (log) log(line);
+  };
+  BackboneImpl& encoder = *method.encoder();
+
+  auto results = evaluate_encoder(encoder, train, test, options, device, true);
+  if (eval.swav_linear) {
+    say(fmt::format("swav_linear: {} epochs on augmented {} px crops", eval.swav_linear_epochs,
+                    size));
+    auto r = swav_linear_protocol(encoder, train, test, size, mean, std, eval,
+                                  options.augment.workers, device, seed);
+    results.push_back({"swav_linear", dataset, "top1_best", r.best_top1});
+    results.push_back({"swav_linear", dataset, "top1_last", r.last_top1});
+  }
+  if (eval.semi_supervised) {
+    const auto semi_seed =
+        static_cast<uint64_t>(eval.semi_seed > 0 ? eval.semi_seed : options.train.seed);
+    for (double fraction : eval.semi_fractions) {
+      say(fmt::format("semi_supervised: {:g}% of the labels, {} epochs", 100 * fraction,
+                      eval.semi_epochs));
+      auto r = semi_supervised_protocol(encoder, train, test, fraction, size, mean, std, eval,
+                                        options.augment.workers, device, semi_seed);
+      results.push_back(
+          {"semi_supervised", dataset, fmt::format("top1_{:g}pct", 100 * fraction), r.top1});
+    }
+  }
+  for (const auto& transfer : eval.transfer) {
+    say(fmt::format("transfer: {} ({})", transfer.name, dataset_label(transfer.data)));
+    auto rows = evaluate_transfer(encoder, transfer, size, train.channels(), eval, device, seed);
+    results.insert(results.end(), rows.begin(), rows.end());
+  }
+  if (eval.clusters) {
+    auto rows = evaluate_clusters(method, test, mean, std, dataset, device, eval.batch_size);
+    results.insert(results.end(), rows.begin(), rows.end());
   }
   return results;
 }

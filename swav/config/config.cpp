@@ -145,6 +145,31 @@ void read_eval(TableReader r, EvalOptions& e) {
   r.read("linear_batch_size", e.linear_batch_size);
   r.read("untrained_baseline", e.untrained_baseline);
   r.read("batch_size", e.batch_size);
+  r.read("swav_linear", e.swav_linear);
+  r.read("swav_linear_epochs", e.swav_linear_epochs);
+  r.read("swav_linear_min_scale", e.swav_linear_min_scale);
+  r.read("center_crop", e.center_crop);
+  r.read("semi_supervised", e.semi_supervised);
+  r.read("semi_fractions", e.semi_fractions);
+  r.read("semi_epochs", e.semi_epochs);
+  r.read("semi_lr", e.semi_lr);
+  r.read("semi_head_lr", e.semi_head_lr);
+  r.read("semi_momentum", e.semi_momentum);
+  r.read("semi_weight_decay", e.semi_weight_decay);
+  r.read("semi_batch_size", e.semi_batch_size);
+  r.read("semi_seed", e.semi_seed);
+  r.read("clusters", e.clusters);
+  // [[eval.transfer]]: name, mean, std and the keys of [data], flat.
+  std::vector<TableReader> transfers;
+  if (r.table_array("transfer", transfers)) {
+    e.transfer.assign(transfers.size(), TransferOptions{});
+    for (size_t i = 0; i < transfers.size(); ++i) {
+      transfers[i].read("name", e.transfer[i].name);
+      transfers[i].read("mean", e.transfer[i].mean);
+      transfers[i].read("std", e.transfer[i].std);
+      read_data(transfers[i], e.transfer[i].data);
+    }
+  }
   r.finish();
 }
 
@@ -202,6 +227,11 @@ class Writer {
     section_ = name;
     out_ += fmt::format("\n[{}]\n", name);
   }
+  /// One element of an array of tables ("[[eval.transfer]]").
+  void array_section(const std::string& name) {
+    section_ = name;
+    out_ += fmt::format("\n[[{}]]\n", name);
+  }
   void key(const std::string& name, const std::string& value) {
     raw(name, config_detail::toml_string(value));
   }
@@ -240,17 +270,10 @@ const std::vector<std::string> kNotHashed = {"name",
                                              "augment.prefetch",
                                              "train.threads",
                                              "train.log_every",
-                                             "train.checkpoint_every"};
+                                             "train.checkpoint_every",
+                                             "eval.transfer.cache_dir"};
 
-std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* skip) {
-  Writer w(skip);
-  w.key("name", o.name);
-  w.key("method", o.method);
-  w.key("db", o.db);
-  w.key("run_dir", o.run_dir);
-
-  const auto& d = o.data;
-  w.section("data");
+void write_data_keys(Writer& w, const DataOptions& d) {
   w.key("format", d.format);
   w.key("root", d.root);
   w.key("train_split", d.train_split);
@@ -264,6 +287,17 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("synthetic_test_per_class", d.synthetic_test_per_class);
   w.key("synthetic_size", d.synthetic_size);
   w.key("synthetic_channels", d.synthetic_channels);
+}
+
+std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* skip) {
+  Writer w(skip);
+  w.key("name", o.name);
+  w.key("method", o.method);
+  w.key("db", o.db);
+  w.key("run_dir", o.run_dir);
+
+  w.section("data");
+  write_data_keys(w, o.data);
 
   const auto& a = o.augment;
   w.section("augment");
@@ -342,6 +376,27 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("linear_batch_size", e.linear_batch_size);
   w.key("untrained_baseline", e.untrained_baseline);
   w.key("batch_size", e.batch_size);
+  w.key("swav_linear", e.swav_linear);
+  w.key("swav_linear_epochs", e.swav_linear_epochs);
+  w.key("swav_linear_min_scale", e.swav_linear_min_scale);
+  w.key("center_crop", e.center_crop);
+  w.key("semi_supervised", e.semi_supervised);
+  w.key("semi_fractions", e.semi_fractions);
+  w.key("semi_epochs", e.semi_epochs);
+  w.key("semi_lr", e.semi_lr);
+  w.key("semi_head_lr", e.semi_head_lr);
+  w.key("semi_momentum", e.semi_momentum);
+  w.key("semi_weight_decay", e.semi_weight_decay);
+  w.key("semi_batch_size", e.semi_batch_size);
+  w.key("semi_seed", e.semi_seed);
+  w.key("clusters", e.clusters);
+  for (const auto& t : e.transfer) {  // arrays of tables last: nothing may follow them
+    w.array_section("eval.transfer");
+    w.key("name", t.name);
+    w.key("mean", t.mean);
+    w.key("std", t.std);
+    write_data_keys(w, t.data);
+  }
   return w.str();
 }
 

@@ -109,6 +109,15 @@ struct TrainOptions {
   bool channels_last = false;     // NHWC memory format for convolutions (faster on tensor cores)
 };
 
+/// A second dataset the frozen encoder is evaluated on (transfer): its own data section and
+/// normalisation; its images are resized to the pretraining input size (augment.crops[0].size).
+struct TransferOptions {
+  std::string name;                       // names the protocol rows: "transfer:<name>:knn"
+  DataOptions data;                       // where the images come from (same keys as [data])
+  std::vector<double> mean = {0.485, 0.456, 0.406};  // normalisation of this dataset
+  std::vector<double> std = {0.228, 0.224, 0.225};
+};
+
 /// Evaluation of the frozen encoder on the test split.
 struct EvalOptions {
   std::vector<int64_t> knn_k = {20, 200};  // weighted kNN neighbour counts
@@ -121,6 +130,26 @@ struct EvalOptions {
   int64_t linear_batch_size = 256;
   bool untrained_baseline = true;     // also evaluate the network at initialisation (kNN)
   int64_t batch_size = 256;           // feature extraction batch
+  // The SwAV linear protocol: a linear layer on the frozen backbone (eval mode, no grad), trained
+  // on augmented crops (random resized crop + flip), tested on a centre crop; optimiser from the
+  // linear_* keys above.
+  bool swav_linear = false;
+  int64_t swav_linear_epochs = 100;
+  double swav_linear_min_scale = 0.08;  // random resized crop area range [min_scale, 1]
+  double center_crop = 0.875;           // test crop side as a share of the image (224 of 256)
+  // Semi-supervised fine-tuning of backbone + new linear head on class-balanced label subsets.
+  bool semi_supervised = false;
+  std::vector<double> semi_fractions = {0.01, 0.1};  // share of the training labels kept
+  int64_t semi_epochs = 20;
+  double semi_lr = 0.01;                // backbone lr, cosine to 0
+  double semi_head_lr = 0.2;            // head lr, cosine to 0
+  double semi_momentum = 0.9;
+  double semi_weight_decay = 0.0;
+  int64_t semi_batch_size = 256;
+  int64_t semi_seed = 0;                // subset and shuffling seed; 0 = train.seed
+  // Cluster quality of argmax prototype assignments (methods with prototypes): NMI, ARI, usage.
+  bool clusters = true;
+  std::vector<TransferOptions> transfer;  // [[eval.transfer]] tables: kNN and linear probe on each
 };
 
 /// One experiment (one trial after sweep expansion).

@@ -235,6 +235,49 @@ void check_eval(const Checker& c, const EvalOptions& e) {
   c.non_negative(e.linear_weight_decay, "eval.linear_weight_decay");
   c.at_least(e.linear_batch_size, 1, "eval.linear_batch_size");
   c.at_least(e.batch_size, 1, "eval.batch_size");
+  c.at_least(e.swav_linear_epochs, 1, "eval.swav_linear_epochs");
+  c.require(e.swav_linear_min_scale > 0 && e.swav_linear_min_scale <= 1,
+            "eval.swav_linear_min_scale", toml_float(e.swav_linear_min_scale), "must be in (0, 1]");
+  c.require(e.center_crop > 0 && e.center_crop <= 1, "eval.center_crop", toml_float(e.center_crop),
+            "must be in (0, 1]");
+  c.require(!e.semi_fractions.empty() || !e.semi_supervised, "eval.semi_fractions", "[]",
+            "needs at least one fraction when eval.semi_supervised = true");
+  for (size_t i = 0; i < e.semi_fractions.size(); ++i) {
+    const double f = e.semi_fractions[i];
+    c.require(f > 0 && f <= 1, fmt::format("eval.semi_fractions[{}]", i), toml_float(f),
+              "must be a share of the training labels in (0, 1]");
+  }
+  c.at_least(e.semi_epochs, 1, "eval.semi_epochs");
+  c.non_negative(e.semi_lr, "eval.semi_lr");
+  c.non_negative(e.semi_head_lr, "eval.semi_head_lr");
+  c.momentum(e.semi_momentum, "eval.semi_momentum");
+  c.non_negative(e.semi_weight_decay, "eval.semi_weight_decay");
+  c.at_least(e.semi_batch_size, 1, "eval.semi_batch_size");
+  c.at_least(e.semi_seed, 0, "eval.semi_seed");
+  std::set<std::string> names;
+  for (size_t i = 0; i < e.transfer.size(); ++i) {
+    const auto& t = e.transfer[i];
+    const std::string key = fmt::format("eval.transfer[{}]", i);
+    c.require(!t.name.empty() && t.name.find_first_of(": /") == std::string::npos, key + ".name",
+              toml_string(t.name),
+              "must be a non-empty name without ':', '/' or spaces (it names the protocol rows)");
+    c.require(names.insert(t.name).second, key + ".name", toml_string(t.name),
+              "names another [[eval.transfer]] too");
+    c.one_of(t.data.format, {"fashion_mnist", "cifar_binary", "image_folder", "synthetic"},
+             key + ".format");
+    if (t.data.format != "synthetic")
+      c.require(!t.data.root.empty(), key + ".root", toml_string(t.data.root),
+                "must name the dataset folder");
+    c.at_least(t.data.image_size, 0, key + ".image_size");
+    c.at_least(t.data.train_limit, 0, key + ".train_limit");
+    c.at_least(t.data.test_limit, 0, key + ".test_limit");
+    c.require(t.mean.size() == 1 || t.mean.size() == 3, key + ".mean", toml_array(t.mean),
+              "needs 1 entry (one channel) or 3 (RGB)");
+    c.require(t.std.size() == t.mean.size(), key + ".std", toml_array(t.std),
+              fmt::format("needs as many entries as {}.mean ({})", key, t.mean.size()));
+    for (size_t j = 0; j < t.std.size(); ++j)
+      c.positive(t.std[j], fmt::format("{}.std[{}]", key, j));
+  }
 }
 
 }  // namespace

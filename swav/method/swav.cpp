@@ -32,6 +32,7 @@ std::pair<torch::Tensor, std::vector<torch::Tensor>> SwavNetworkImpl::forward(
 SwavMethod::SwavMethod(const ExperimentOptions& options, int64_t in_channels)
     : options_(options.swav),
       output_dim_(options.model.output_dim),
+      num_clusters_(options.model.prototypes.at(0)),
       network_(options.model, in_channels) {}
 
 void SwavMethod::on_epoch_start(StepContext& ctx) {
@@ -106,6 +107,10 @@ Scalars SwavMethod::on_epoch_end(StepContext& ctx) {
   if (!used_prototypes_.defined()) return {};
   const double share = used_prototypes_.to(torch::kFloat64).mean().item<double>();
   return {{"prototype_usage", share}};
+}
+
+torch::Tensor SwavMethod::assign(const torch::Tensor& images) {
+  return network_->forward({images}).second.at(0).argmax(1);
 }
 
 void SwavMethod::save_state(torch::serialize::OutputArchive& archive) const {

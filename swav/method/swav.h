@@ -49,6 +49,9 @@ class SwavMethod : public Method {
   /// "prototype_usage": share of head 0's prototypes that were the argmax of at least one assigned
   /// crop during the epoch.
   Scalars on_epoch_end(StepContext& ctx) override;
+  /// Argmax over head 0's prototypes of each image's normalised embedding.
+  torch::Tensor assign(const torch::Tensor& images) override;
+  int64_t num_clusters() const override { return num_clusters_; }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
@@ -62,6 +65,7 @@ class SwavMethod : public Method {
  private:
   SwavOptions options_;
   int64_t output_dim_ = 0;
+  int64_t num_clusters_ = 0;  // prototypes of head 0
   SwavNetwork network_{nullptr};
   torch::Tensor queue_;
   int64_t queue_filled_ = 0;

@@ -70,6 +70,13 @@ class Method {
   /// Scalars summarising the finished epoch (e.g. prototype usage); called once per epoch.
   virtual Scalars on_epoch_end(StepContext& ctx) { return {}; }
 
+  /// Cluster ids (int64 [B], in [0, num_clusters())) of normalised images [B, C, H, W] on the
+  /// module's device: the argmax prototype of each image, for cluster-quality evaluation. The
+  /// caller puts module() in eval mode and disables grad. Undefined for methods without clusters.
+  virtual torch::Tensor assign(const torch::Tensor& images) { return {}; }
+  /// How many clusters assign() chooses from; 0 when the method has none.
+  virtual int64_t num_clusters() const { return 0; }
+
   /// State beyond module() parameters and buffers (queues, memory banks, labels), so resume is
   /// exact.
   virtual void save_state(torch::serialize::OutputArchive& archive) const {}

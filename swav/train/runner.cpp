@@ -78,7 +78,10 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
 
   Stopwatch eval_clock;
   if (progress) fmt::print("evaluating on {} ...\n", dataset_label(options.data));
-  const auto results = evaluate_encoder(*method->encoder(), train, test, options, device, true);
+  const auto results =
+      evaluate_method(*method, train, test, options, device, [&](const std::string& line) {
+        if (progress) fmt::print("  {}\n", line);
+      });
   std::vector<EvalRow> rows;
   std::set<std::string> protocols = {"knn", "linear"};  // and whatever else earlier attempts left
   for (const auto& r : results) {
@@ -546,6 +549,23 @@ std::string format_run_results(const Store& store, int64_t run_id) {
   if (evals.count("linear/top1_best")) {
     out += fmt::format("| linear probe top-1, best / last epoch | {:.2f}% / {:.2f}% |\n",
                        100 * evals["linear/top1_best"], 100 * evals["linear/top1_last"]);
+  }
+  if (evals.count("swav_linear/top1_best")) {
+    out += fmt::format("| SwAV linear protocol top-1, best / last epoch | {:.2f}% / {:.2f}% |\n",
+                       100 * evals["swav_linear/top1_best"], 100 * evals["swav_linear/top1_last"]);
+  }
+  for (const auto& [key, value] : evals) {
+    if (key.rfind("semi_supervised/top1_", 0) == 0)
+      out += fmt::format("| semi-supervised fine-tuning, {} labels | {:.2f}% |\n", key.substr(21),
+                         100 * value);
+    if (key.rfind("transfer:", 0) == 0 && key.find("_last") == std::string::npos)
+      out += fmt::format("| {} | {:.2f}% |\n", key, 100 * value);
+  }
+  if (evals.count("clusters/nmi")) {
+    out += fmt::format(
+        "| clusters on the test set: NMI / ARI / prototypes used | {:.3f} / {:.3f} / "
+        "{:.1f}% |\n",
+        evals["clusters/nmi"], evals["clusters/ari"], 100 * evals["clusters/used_share"]);
   }
   if (!losses.empty()) {
     out += fmt::format("| training time ({} epochs) | {} ({}/epoch) |\n", losses.size(),

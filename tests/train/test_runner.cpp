@@ -58,7 +58,9 @@ TEST_CASE("a run trains, evaluates, stores everything and is skipped when repeat
   std::vector<std::string> evals;
   for (const auto& e : store.evals(outcome.run_id)) evals.push_back(e.protocol + "/" + e.metric);
   std::sort(evals.begin(), evals.end());
-  CHECK(evals == std::vector<std::string>{"knn/top1_k5", "knn_init/top1_k5", "linear/top1_best",
+  CHECK(evals == std::vector<std::string>{"clusters/ari", "clusters/entropy_share", "clusters/nmi",
+                                          "clusters/used", "clusters/used_share", "knn/top1_k5",
+                                          "knn_init/top1_k5", "linear/top1_best",
                                           "linear/top1_last"});
   const std::string table = format_run_results(store, outcome.run_id);
   CHECK_THAT(table, Catch::Contains("ln K = 2.4849") && Catch::Contains("untrained network"));
@@ -88,7 +90,7 @@ TEST_CASE("an interrupted run resumes from its checkpoint without duplicating ro
   Store store(ws.db);
   CHECK(store.runs().size() == 1);
   CHECK(store.metrics(first.run_id, "loss").size() == 2);
-  CHECK(store.evals(first.run_id).size() == 4);
+  CHECK(store.evals(first.run_id).size() == 9);  // knn, knn_init, linear x2, clusters x5
 }
 
 TEST_CASE("an unknown key fails the run with the key named and the run recorded as failed",
