@@ -25,6 +25,8 @@ struct StepContext {
   int64_t iters_per_epoch = 0;
   int64_t global_batch = 0;  // batch size x world size
   double lr = 0;
+  const ImageSet* train_set = nullptr;  // the training split (methods that pass over all of it:
+                                        // DeepCluster, SeLa, PCL); set by the Trainer
 };
 
 /// What a training step returns.

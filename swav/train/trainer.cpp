@@ -100,6 +100,7 @@ TrainSummary Trainer::fit() {
   ctx.collective = &collective_;
   ctx.iters_per_epoch = iters_per_epoch;
   ctx.global_batch = train.batch_size * world;
+  ctx.train_set = &train_;
 
   TrainSummary summary;
   int64_t epochs_done = 0;
