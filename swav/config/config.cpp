@@ -107,6 +107,46 @@ void read_swav(TableReader r, SwavOptions& s) {
   r.finish();
 }
 
+void read_simclr(TableReader r, SimclrOptions& s) {
+  r.read("temperature", s.temperature);
+  r.finish();
+}
+
+void read_deepcluster(TableReader r, DeepClusterOptions& d) {
+  r.read("crops_for_assign", d.crops_for_assign);
+  r.read("temperature", d.temperature);
+  r.read("kmeans_iterations", d.kmeans_iterations);
+  r.finish();
+}
+
+void read_sela(TableReader r, SelaOptions& s) {
+  r.read("lambda", s.lambda);
+  r.read("label_steps", s.label_steps);
+  r.read("schedule", s.schedule);
+  r.read("sinkhorn_tolerance", s.sinkhorn_tolerance);
+  r.finish();
+}
+
+void read_sela_v2(TableReader r, SelaV2Options& s) {
+  r.read("crops_for_assign", s.crops_for_assign);
+  r.read("temperature", s.temperature);
+  r.read("epsilon", s.epsilon);
+  r.read("sinkhorn_iterations", s.sinkhorn_iterations);
+  r.finish();
+}
+
+void read_pcl(TableReader r, PclOptions& p) {
+  r.read("temperature", p.temperature);
+  r.read("momentum", p.momentum);
+  r.read("queue_length", p.queue_length);
+  r.read("warmup_epochs", p.warmup_epochs);
+  r.read("clusters", p.clusters);
+  r.read("negative_prototypes", p.negative_prototypes);
+  r.read("kmeans_iterations", p.kmeans_iterations);
+  r.read("kmeans_restarts", p.kmeans_restarts);
+  r.finish();
+}
+
 void read_optim(TableReader r, OptimOptions& o) {
   r.read("base_lr", o.base_lr);
   r.read("final_lr", o.final_lr);
@@ -118,6 +158,7 @@ void read_optim(TableReader r, OptimOptions& o) {
   r.read("larc_trust", o.larc_trust);
   r.read("larc_clip", o.larc_clip);
   r.read("larc_eps", o.larc_eps);
+  r.read("exclude_bias_bn", o.exclude_bias_bn);
   r.finish();
 }
 
@@ -223,9 +264,11 @@ class Writer {
  public:
   explicit Writer(const std::set<std::string>* skip) : skip_(skip) {}
 
+  /// The header is written with the section's first key that is not skipped, so a section
+  /// skipped whole leaves no trace in the hashed form.
   void section(const std::string& name) {
     section_ = name;
-    out_ += fmt::format("\n[{}]\n", name);
+    header_pending_ = true;
   }
   /// One element of an array of tables ("[[eval.transfer]]").
   void array_section(const std::string& name) {
@@ -254,10 +297,13 @@ class Writer {
  private:
   void raw(const std::string& name, const std::string& value) {
     if (skip_ && skip_->count(section_.empty() ? name : section_ + "." + name)) return;
+    if (header_pending_) out_ += fmt::format("\n[{}]\n", section_);
+    header_pending_ = false;
     out_ += fmt::format("{} = {}\n", name, value);
   }
   const std::set<std::string>* skip_;
   std::string section_;
+  bool header_pending_ = false;
   std::string out_;
 };
 
@@ -339,6 +385,40 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("epoch_queue_starts", s.epoch_queue_starts);
   w.key("freeze_prototypes_niters", s.freeze_prototypes_niters);
 
+  w.section("simclr");
+  w.key("temperature", o.simclr.temperature);
+
+  const auto& dc = o.deepcluster;
+  w.section("deepcluster");
+  w.key("crops_for_assign", dc.crops_for_assign);
+  w.key("temperature", dc.temperature);
+  w.key("kmeans_iterations", dc.kmeans_iterations);
+
+  const auto& s1 = o.sela;
+  w.section("sela");
+  w.key("lambda", s1.lambda);
+  w.key("label_steps", s1.label_steps);
+  w.key("schedule", s1.schedule);
+  w.key("sinkhorn_tolerance", s1.sinkhorn_tolerance);
+
+  const auto& se = o.sela_v2;
+  w.section("sela_v2");
+  w.key("crops_for_assign", se.crops_for_assign);
+  w.key("temperature", se.temperature);
+  w.key("epsilon", se.epsilon);
+  w.key("sinkhorn_iterations", se.sinkhorn_iterations);
+
+  const auto& pc = o.pcl;
+  w.section("pcl");
+  w.key("temperature", pc.temperature);
+  w.key("momentum", pc.momentum);
+  w.key("queue_length", pc.queue_length);
+  w.key("warmup_epochs", pc.warmup_epochs);
+  w.key("clusters", pc.clusters);
+  w.key("negative_prototypes", pc.negative_prototypes);
+  w.key("kmeans_iterations", pc.kmeans_iterations);
+  w.key("kmeans_restarts", pc.kmeans_restarts);
+
   const auto& op = o.optim;
   w.section("optim");
   w.key("base_lr", op.base_lr);
@@ -351,6 +431,7 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("larc_trust", op.larc_trust);
   w.key("larc_clip", op.larc_clip);
   w.key("larc_eps", op.larc_eps);
+  w.key("exclude_bias_bn", op.exclude_bias_bn);
 
   const auto& t = o.train;
   w.section("train");
@@ -415,6 +496,11 @@ ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) 
   read_augment(top.section("augment"), o.augment);
   read_model(top.section("model"), o.model);
   read_swav(top.section("swav"), o.swav);
+  read_simclr(top.section("simclr"), o.simclr);
+  read_deepcluster(top.section("deepcluster"), o.deepcluster);
+  read_sela(top.section("sela"), o.sela);
+  read_sela_v2(top.section("sela_v2"), o.sela_v2);
+  read_pcl(top.section("pcl"), o.pcl);
   read_optim(top.section("optim"), o.optim);
   read_train(top.section("train"), o.train);
   read_eval(top.section("eval"), o.eval);
@@ -755,7 +841,19 @@ std::string to_toml(const ExperimentOptions& options) {
 }
 
 std::string hashed_toml(const ExperimentOptions& options) {
-  const std::set<std::string> skip(kNotHashed.begin(), kNotHashed.end());
+  std::set<std::string> skip(kNotHashed.begin(), kNotHashed.end());
+  // A baseline's table only matters when its method runs, and exclude_bias_bn only when set: left
+  // out otherwise, so a trial's hash depends on what affects it and the hashes of configs written
+  // before the baselines existed stay the same.
+  static const std::vector<std::pair<std::string, std::string>> kMethodTables = {
+      {"simclr", "simclr"}, {"deepcluster_v2", "deepcluster"}, {"sela", "sela"},
+      {"sela_v2", "sela_v2"}, {"pcl", "pcl"}};
+  for (const auto& [method, table] : kMethodTables) {
+    if (options.method == method) continue;
+    for (const auto& key : valid_keys())
+      if (key.rfind(table + ".", 0) == 0) skip.insert(key);
+  }
+  if (!options.optim.exclude_bias_bn) skip.insert("optim.exclude_bias_bn");
   return write_toml(options, &skip);
 }
 
@@ -781,7 +879,8 @@ std::vector<std::string> valid_keys() {
 }
 
 const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods = {"swav"};
+  static const std::vector<std::string> methods = {"swav", "simclr", "deepcluster_v2", "sela",
+                                                    "sela_v2", "pcl"};
   return methods;
 }
 

@@ -81,6 +81,49 @@ struct SwavOptions {
   int64_t freeze_prototypes_niters = 313;    // iterations with no prototype update
 };
 
+/// SimCLR (baselines/simclr.h). Network: backbone -> model's projection head -> L2 normalise.
+struct SimclrOptions {
+  double temperature = 0.1;  // NT-Xent temperature (0.1 ImageNet at large batch, 0.5 on CIFAR)
+};
+
+/// DeepCluster-v2 (baselines/deepcluster_v2.h). Prototype heads: model.prototypes (the reference
+/// uses three heads of 3000).
+struct DeepClusterOptions {
+  std::vector<int64_t> crops_for_assign = {0, 1};  // crops whose embeddings fill the memory bank
+  double temperature = 0.1;                        // softmax temperature of the cross-entropy
+  int64_t kmeans_iterations = 10;                  // Lloyd iterations per head and epoch
+};
+
+/// SeLa v1 (baselines/sela.h): self-labelling of the whole training set. One linear classifier
+/// head per entry of model.prototypes (the reference: 10 heads of 3000 on ImageNet).
+struct SelaOptions {
+  double lambda = 25.0;                 // power on the softmax P before Sinkhorn (10 on CIFAR)
+  int64_t label_steps = 100;            // label optimisations over the whole run
+  std::string schedule = "quadratic";   // when they happen: "quadratic" (ImageNet) or "linear"
+  double sinkhorn_tolerance = 0.1;      // stop when sum |c / c_new - 1| < this (every 10 iters)
+};
+
+/// SeLa-v2 (baselines/sela_v2.h): DeepCluster-v2 with Sinkhorn assignment over the memory bank and
+/// prototypes learned by SGD. Prototype heads: model.prototypes.
+struct SelaV2Options {
+  std::vector<int64_t> crops_for_assign = {0, 1};  // crops whose embeddings fill the memory bank
+  double temperature = 0.1;                        // softmax temperature of the cross-entropy
+  double epsilon = 0.05;                           // Sinkhorn regularisation of the bank assignment
+  int64_t sinkhorn_iterations = 3;                 // Sinkhorn iterations over the bank
+};
+
+/// PCL (baselines/pcl.h): MoCo with ProtoNCE. The embedding size is model.output_dim.
+struct PclOptions {
+  double temperature = 0.2;                     // InfoNCE temperature; also the mean concentration
+  double momentum = 0.999;                      // key encoder EMA
+  int64_t queue_length = 16384;                 // negative keys (rounded down to whole batches)
+  int64_t warmup_epochs = 20;                   // InfoNCE-only epochs before clustering starts
+  std::vector<int64_t> clusters = {25000, 50000, 100000};  // k-means granularities
+  int64_t negative_prototypes = 16384;          // r: sampled negative centroids per granularity
+  int64_t kmeans_iterations = 20;
+  int64_t kmeans_restarts = 5;                  // best objective of this many seeded runs
+};
+
 /// SGD + LARC and the per-iteration learning-rate schedule.
 struct OptimOptions {
   double base_lr = 4.8;          // peak lr after warmup
@@ -93,6 +136,8 @@ struct OptimOptions {
   double larc_trust = 0.001;     // LARC trust coefficient
   bool larc_clip = false;        // LARC clipping mode (the reference runs without)
   double larc_eps = 1e-8;
+  bool exclude_bias_bn = false;  // 1-D parameters (BN, biases) get neither LARC adaptation nor
+                                 // weight decay (SimCLR's LARS); false = every tensor, as SwAV
 };
 
 /// The training loop.
@@ -162,6 +207,11 @@ struct ExperimentOptions {
   AugmentOptions augment;
   ModelOptions model;
   SwavOptions swav;
+  SimclrOptions simclr;
+  DeepClusterOptions deepcluster;
+  SelaOptions sela;
+  SelaV2Options sela_v2;
+  PclOptions pcl;
   OptimOptions optim;
   TrainOptions train;
   EvalOptions eval;

@@ -197,6 +197,69 @@ void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a,
   c.at_least(s.freeze_prototypes_niters, 0, "swav.freeze_prototypes_niters");
 }
 
+int64_t total_crops(const AugmentOptions& a) {
+  int64_t total = 0;
+  for (const auto& crop : a.crops) total += crop.count;
+  return total;
+}
+
+void check_assign_crops(const Checker& c, const std::vector<int64_t>& crops,
+                        const AugmentOptions& a, const std::string& key) {
+  const int64_t total = total_crops(a);
+  const std::string value = toml_array(crops);
+  c.require(!crops.empty(), key, value, "needs at least one crop index");
+  std::set<int64_t> seen;
+  for (int64_t index : crops) {
+    c.require(index >= 0 && index < total, key, value,
+              fmt::format("index {} is outside the {} crops of augment.crops (valid: 0..{})", index,
+                          total, total - 1));
+    c.require(seen.insert(index).second, key, value, fmt::format("index {} appears twice", index));
+  }
+}
+
+// Baselines: each table is checked only when its method runs (a SwAV run ignores [pcl]).
+void check_baselines(const Checker& c, const ExperimentOptions& o) {
+  const int64_t crops = total_crops(o.augment);
+  if (o.method == "simclr" || o.method == "pcl") {
+    c.require(crops >= 2, "augment.crops", std::to_string(crops) + " crops",
+              fmt::format("method '{}' compares views: it needs at least 2 crops", o.method));
+  }
+  if (o.method == "simclr") c.positive(o.simclr.temperature, "simclr.temperature");
+  if (o.method == "deepcluster_v2") {
+    const auto& d = o.deepcluster;
+    check_assign_crops(c, d.crops_for_assign, o.augment, "deepcluster.crops_for_assign");
+    c.positive(d.temperature, "deepcluster.temperature");
+    c.at_least(d.kmeans_iterations, 1, "deepcluster.kmeans_iterations");
+  }
+  if (o.method == "sela") {
+    const auto& s = o.sela;
+    c.positive(s.lambda, "sela.lambda");
+    c.at_least(s.label_steps, 1, "sela.label_steps");
+    c.one_of(s.schedule, {"quadratic", "linear"}, "sela.schedule");
+    c.positive(s.sinkhorn_tolerance, "sela.sinkhorn_tolerance");
+  }
+  if (o.method == "sela_v2") {
+    const auto& s = o.sela_v2;
+    check_assign_crops(c, s.crops_for_assign, o.augment, "sela_v2.crops_for_assign");
+    c.positive(s.temperature, "sela_v2.temperature");
+    c.positive(s.epsilon, "sela_v2.epsilon");
+    c.at_least(s.sinkhorn_iterations, 1, "sela_v2.sinkhorn_iterations");
+  }
+  if (o.method == "pcl") {
+    const auto& p = o.pcl;
+    c.positive(p.temperature, "pcl.temperature");
+    c.momentum(p.momentum, "pcl.momentum");
+    c.at_least(p.queue_length, 0, "pcl.queue_length");
+    c.at_least(p.warmup_epochs, 0, "pcl.warmup_epochs");
+    c.require(!p.clusters.empty(), "pcl.clusters", "[]", "needs at least one granularity");
+    for (size_t i = 0; i < p.clusters.size(); ++i)
+      c.at_least(p.clusters[i], 2, fmt::format("pcl.clusters[{}]", i));
+    c.at_least(p.negative_prototypes, 1, "pcl.negative_prototypes");
+    c.at_least(p.kmeans_iterations, 1, "pcl.kmeans_iterations");
+    c.at_least(p.kmeans_restarts, 1, "pcl.kmeans_restarts");
+  }
+}
+
 void check_optim(const Checker& c, const OptimOptions& o, const TrainOptions& t) {
   c.non_negative(o.base_lr, "optim.base_lr");
   c.non_negative(o.final_lr, "optim.final_lr");
@@ -295,6 +358,7 @@ void validate_options(const ExperimentOptions& o,
   check_model(c, o.model);
   check_swav(c, o.swav, o.augment, o.train);
   check_channels(c, o.data, o.augment);
+  check_baselines(c, o);
   check_optim(c, o.optim, o.train);
   check_train(c, o.train);
   c.require(o.augment.device == "cpu" || o.train.device != "cpu", "augment.device",

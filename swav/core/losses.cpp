@@ -63,4 +63,33 @@ torch::Tensor nt_xent(const torch::Tensor& view1, const torch::Tensor& view2, do
   return torch::nn::functional::cross_entropy(logits, targets);
 }
 
+torch::Tensor nt_xent_crops(const std::vector<torch::Tensor>& views, double temperature) {
+  TORCH_CHECK(views.size() >= 2, "nt_xent_crops: need at least 2 crops, got ", views.size());
+  torch::Tensor total;
+  int64_t pairs = 0;
+  for (size_t i = 0; i < views.size(); ++i) {
+    for (size_t j = i + 1; j < views.size(); ++j) {
+      auto l = nt_xent(views[i], views[j], temperature);
+      total = total.defined() ? total + l : l;
+      ++pairs;
+    }
+  }
+  return total / static_cast<double>(pairs);
+}
+
+torch::Tensor proto_nce(const torch::Tensor& q, const torch::Tensor& centroids,
+                        const torch::Tensor& concentration, const torch::Tensor& assignments,
+                        const torch::Tensor& negatives) {
+  TORCH_CHECK(q.dim() == 2 && centroids.dim() == 2 && q.size(1) == centroids.size(1),
+              "proto_nce: q [B, D] and centroids [K, D] must agree in D");
+  TORCH_CHECK(concentration.dim() == 1 && concentration.size(0) == centroids.size(0),
+              "proto_nce: concentration must be [K]");
+  TORCH_CHECK(assignments.size(0) == q.size(0), "proto_nce: one assignment per query");
+  auto ids = torch::cat({assignments, negatives});
+  auto selected = centroids.index_select(0, ids);
+  auto logits = torch::mm(q, selected.t()) / concentration.index_select(0, ids).unsqueeze(0);
+  auto targets = torch::arange(q.size(0), torch::TensorOptions().dtype(torch::kLong).device(q.device()));
+  return torch::nn::functional::cross_entropy(logits, targets);
+}
+
 }  // namespace swav

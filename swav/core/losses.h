@@ -24,4 +24,23 @@ torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores, const std::vec
 /// the positive.
 torch::Tensor nt_xent(const torch::Tensor& view1, const torch::Tensor& view2, double temperature);
 
+/// NT-Xent generalised to any number of crops: the mean of nt_xent over every unordered pair of
+/// crops {i, j}, i < j (V crops give V (V - 1) / 2 pairs, each a two-view NT-Xent whose candidates
+/// are the 2N embeddings of that pair). With two crops it is exactly nt_xent(views[0], views[1]).
+/// views: V >= 2 tensors [N, D].
+torch::Tensor nt_xent_crops(const std::vector<torch::Tensor>& views, double temperature);
+
+/// PCL's ProtoNCE term for one granularity (no averaging over granularities).
+///
+/// q [B, D] unit queries; centroids [K, D] unit rows; concentration [K] (phi_k > 0);
+/// assignments int64 [B]: the cluster of each query; negatives int64 [r]: clusters used as
+/// negatives (none of them may be a query's own cluster). With P = [centroids[assignments];
+/// centroids[negatives]] ([B + r, D]) and phi_P their concentrations:
+///   loss = cross_entropy(q P^T / phi_P, targets = 0..B-1)
+/// so the positive of query b is its own centroid, and the other queries' centroids and the r
+/// sampled centroids are its negatives, as the reference does.
+torch::Tensor proto_nce(const torch::Tensor& q, const torch::Tensor& centroids,
+                        const torch::Tensor& concentration, const torch::Tensor& assignments,
+                        const torch::Tensor& negatives);
+
 }  // namespace swav

@@ -3,6 +3,11 @@
 #include <functional>
 #include <map>
 
+#include "baselines/deepcluster_v2.h"
+#include "baselines/pcl.h"
+#include "baselines/sela.h"
+#include "baselines/sela_v2.h"
+#include "baselines/simclr.h"
 #include "swav/method/swav.h"
 #include "swav/train/method.h"
 #include "swav/util/error.h"
@@ -16,6 +21,18 @@ const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> factories = {
       {"swav", [](const ExperimentOptions& o, int64_t channels,
                   int64_t) { return std::make_unique<SwavMethod>(o, channels); }},
+      {"simclr", [](const ExperimentOptions& o, int64_t channels,
+                    int64_t) { return std::make_unique<SimclrMethod>(o, channels); }},
+      {"deepcluster_v2",
+       [](const ExperimentOptions& o, int64_t channels, int64_t n) {
+         return std::make_unique<DeepClusterV2Method>(o, channels, n);
+       }},
+      {"sela", [](const ExperimentOptions& o, int64_t channels,
+                  int64_t n) { return std::make_unique<SelaMethod>(o, channels, n); }},
+      {"sela_v2", [](const ExperimentOptions& o, int64_t channels,
+                     int64_t n) { return std::make_unique<SelaV2Method>(o, channels, n); }},
+      {"pcl", [](const ExperimentOptions& o, int64_t channels,
+                 int64_t n) { return std::make_unique<PclMethod>(o, channels, n); }},
   };
   return factories;
 }

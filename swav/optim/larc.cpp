@@ -12,7 +12,22 @@ LarcSgd::LarcSgd(std::vector<torch::Tensor> params, const OptimOptions& options)
   auto sgd_options = torch::optim::SGDOptions(options_.base_lr)
                          .momentum(options_.momentum)
                          .weight_decay(options_.larc ? 0.0 : options_.weight_decay);
-  sgd_ = std::make_unique<torch::optim::SGD>(params_, sgd_options);
+  if (!options_.exclude_bias_bn) {
+    sgd_ = std::make_unique<torch::optim::SGD>(params_, sgd_options);
+    return;
+  }
+  // Excluded (1-D) tensors form their own group without weight decay (it matters only without
+  // LARC; with LARC the decay is folded into the adapted gradient, which they do not get).
+  std::vector<torch::Tensor> adapted, excluded;
+  for (auto& p : params_) (p.dim() <= 1 ? excluded : adapted).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!adapted.empty())
+    groups.emplace_back(adapted, std::make_unique<torch::optim::SGDOptions>(sgd_options));
+  auto plain = sgd_options;
+  plain.weight_decay(0.0);
+  if (!excluded.empty())
+    groups.emplace_back(excluded, std::make_unique<torch::optim::SGDOptions>(plain));
+  sgd_ = std::make_unique<torch::optim::SGD>(std::move(groups), sgd_options);
 }
 
 void LarcSgd::set_lr(double lr) {
@@ -36,6 +51,7 @@ void LarcSgd::step() {
     for (auto& p : params_) {
       auto g = p.mutable_grad();
       if (!g.defined()) continue;  // frozen: SGD skips it too, so no momentum and no decay
+      if (options_.exclude_bias_bn && p.dim() <= 1) continue;  // plain SGD step, no decay
       // Norms stay on the device as 0-dim tensors: no host synchronisation per parameter.
       auto w_norm = p.norm();
       auto g_norm = g.norm();

@@ -15,7 +15,8 @@ namespace swav {
 ///   g <- (g + wd * w) * a
 /// then the SGD step runs with weight decay 0. With larc = false it is plain SGD with weight decay.
 /// Parameters whose grad is undefined are skipped entirely (no momentum, no decay): that is how
-/// frozen prototypes are held still.
+/// frozen prototypes are held still. With options.exclude_bias_bn, 1-D tensors (BN weights and
+/// biases, every bias) are neither adapted nor decayed: they take the plain SGD step (SimCLR's LARS).
 class LarcSgd {
  public:
   LarcSgd(std::vector<torch::Tensor> params, const OptimOptions& options);

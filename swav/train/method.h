@@ -26,6 +26,8 @@ struct StepContext {
   int64_t global_batch = 0;  // batch size x world size
   double lr = 0;
   bool channels_last = false;  // convolution inputs in NHWC (train.channels_last)
+  const ImageSet* train_set = nullptr;  // the training split (methods that pass over all of it:
+                                        // DeepCluster, SeLa, PCL); set by the Trainer
 };
 
 /// A batch view on the step's device, in the step's memory format. The copy is asynchronous when

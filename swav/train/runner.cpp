@@ -529,9 +529,13 @@ std::string format_run_results(const Store& store, int64_t run_id) {
                   run->trial, run->status, run->config_hash, config_line);
   out += "| quantity | value |\n|---|---|\n";
   if (!losses.empty()) {
-    out += fmt::format("| SwAV loss, first -> last epoch | {:.4f} -> {:.4f} (ln K = {:.4f}) |\n",
-                       losses.front().value, losses.back().value,
-                       prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0);
+    // ln K is the loss of a network that has learned nothing only for the clustering methods.
+    const bool contrastive = options.method == "simclr" || options.method == "pcl";
+    out += fmt::format("| {} loss, first -> last epoch | {:.4f} -> {:.4f}{} |\n",
+                       options.method == "swav" ? "SwAV" : options.method, losses.front().value,
+                       losses.back().value,
+                       contrastive ? "" : fmt::format(" (ln K = {:.4f})",
+                                                      prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0));
   }
   if (!usage.empty())
     out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);

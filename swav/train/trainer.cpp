@@ -150,6 +150,7 @@ TrainSummary Trainer::fit() {
   ctx.global_batch = train.batch_size * world;
   ctx.channels_last = train.channels_last;
   const bool bf16 = train.precision == "bf16" && device_.is_cuda();
+  ctx.train_set = &train_;
 
   TrainSummary summary;
   int64_t epochs_done = 0;

@@ -1,0 +1,149 @@
+#include "baselines/deepcluster_v2.h"
+
+#include "baselines/embedding.h"
+#include "swav/core/kmeans.h"
+#include "swav/util/error.h"
+
+namespace swav {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+constexpr int64_t kIgnore = -100;  // target of a sample with no cluster yet
+
+}  // namespace
+
+DeepClusterV2Method::DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels,
+                                         int64_t dataset_size)
+    : DeepClusterV2Method(options, in_channels, dataset_size,
+                          {options.deepcluster.crops_for_assign, options.deepcluster.temperature,
+                           "deepcluster_v2"}) {}
+
+DeepClusterV2Method::DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels,
+                                         int64_t dataset_size, BankOptions bank_options)
+    : options_(options),
+      bank_options_(std::move(bank_options)),
+      network_(options.model, in_channels) {
+  for (int64_t k : options.model.prototypes) {
+    if (k > dataset_size) {
+      fail("model.prototypes: {} clusters asked for, but the training set has only {} images",
+           k, dataset_size);
+    }
+  }
+  const auto heads = static_cast<int64_t>(options.model.prototypes.size());
+  assignments_ = torch::full({heads, dataset_size}, kIgnore, torch::kLong);
+}
+
+std::vector<torch::Tensor> DeepClusterV2Method::parameters() {
+  std::vector<torch::Tensor> params;
+  for (auto& p : network_->backbone->parameters()) params.push_back(p);
+  for (auto& p : network_->head->parameters()) params.push_back(p);
+  return params;
+}
+
+void DeepClusterV2Method::on_train_start(const ImageSet& train, StepContext& ctx) {
+  if (ctx.collective->world_size() != 1) {
+    fail("method '{}': runs in a single process only for now (world size {})", name(),
+         ctx.collective->world_size());
+  }
+  torch::NoGradGuard no_grad;
+  const auto& assign = bank_options_.crops_for_assign;
+  const int64_t N = train.size();
+  bank_ = torch::zeros({static_cast<int64_t>(assign.size()), N, options_.model.output_dim},
+                       torch::TensorOptions().device(ctx.device));
+  // The reference fills the bank from one augmented pass (training mode, no grad); the views here
+  // are those MultiCrop makes for "epoch -1", so they differ from every training epoch's.
+  MultiCrop crops(options_.augment, static_cast<uint64_t>(options_.train.seed));
+  const int64_t B = options_.train.batch_size;
+  for (int64_t begin = 0; begin < N; begin += B) {
+    const int64_t rows = std::min(B, N - begin);
+    std::vector<int64_t> indices(rows);
+    for (int64_t i = 0; i < rows; ++i) indices[i] = begin + i;
+    auto views = crops.make_views(train, indices, /*epoch=*/-1);
+    std::vector<torch::Tensor> chosen;
+    for (int64_t c : assign) chosen.push_back(views[c].to(ctx.device));
+    auto z = network_->forward(chosen).first;
+    for (size_t j = 0; j < assign.size(); ++j)
+      bank_[j].narrow(0, begin, rows).copy_(z.narrow(0, j * rows, rows));
+  }
+}
+
+void DeepClusterV2Method::assign(StepContext& ctx) {
+  torch::NoGradGuard no_grad;
+  const int64_t n_assign = bank_.size(0);
+  for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
+    auto& weight = network_->prototypes->weight(h);
+    KMeansOptions o(weight.size(0));
+    o.iterations = options_.deepcluster.kmeans_iterations;
+    o.metric = KMeansMetric::kCosine;
+    o.init = KMeansInit::kRandom;
+    o.empty = KMeansEmpty::kKeep;
+    // A fresh draw per epoch and head, the same after a resume.
+    o.seed = static_cast<uint64_t>(options_.train.seed) * 1000003ULL +
+             static_cast<uint64_t>(ctx.epoch) * 1009ULL + static_cast<uint64_t>(h);
+    auto result = kmeans(bank_[h % n_assign], o);
+    weight.copy_(result.centroids);
+    assignments_[h].copy_(result.assignments.cpu());
+  }
+}
+
+void DeepClusterV2Method::on_epoch_start(StepContext& ctx) {
+  if (!bank_.defined()) {
+    if (ctx.train_set == nullptr) fail("method '{}': no training set to fill the bank", name());
+    on_train_start(*ctx.train_set, ctx);
+  }
+  assign(ctx);
+  used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
+                                  torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
+}
+
+StepOutput DeepClusterV2Method::step(const Batch& batch, StepContext& ctx) {
+  auto crops = crops_on(batch.views, ctx.device);
+  const int64_t B = crops[0].size(0);
+  const auto n_crops = static_cast<int64_t>(crops.size());
+  auto [z, scores] = network_->forward(crops);
+  auto indices = batch.indices.to(torch::kLong);
+  torch::Tensor loss;
+  for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
+    auto targets = assignments_[h].index_select(0, indices).to(ctx.device).repeat({n_crops});
+    auto head_loss = F::cross_entropy(scores[h] / bank_options_.temperature, targets,
+                                      F::CrossEntropyFuncOptions().ignore_index(kIgnore));
+    loss = loss.defined() ? loss + head_loss : head_loss;
+  }
+  loss = loss / static_cast<double>(network_->prototypes->num_heads());
+
+  torch::NoGradGuard no_grad;
+  auto device_indices = indices.to(ctx.device);
+  const auto& assign = bank_options_.crops_for_assign;
+  for (size_t j = 0; j < assign.size(); ++j) {
+    bank_[j].index_copy_(0, device_indices, z.narrow(0, assign[j] * B, B).detach());
+    used_prototypes_.index_fill_(0, scores[0].narrow(0, assign[j] * B, B).argmax(1), true);
+  }
+  return {loss, {}};
+}
+
+Scalars DeepClusterV2Method::on_epoch_end(StepContext& ctx) {
+  if (!used_prototypes_.defined()) return {};
+  const int64_t K = network_->prototypes->weight(0).size(0);
+  auto counts = torch::bincount(assignments_[0].clamp_min(0), {}, K);
+  return {{"prototype_usage", used_prototypes_.to(torch::kFloat64).mean().item<double>()},
+          {"cluster_usage", counts.gt(0).to(torch::kFloat64).mean().item<double>()}};
+}
+
+void DeepClusterV2Method::save_state(torch::serialize::OutputArchive& archive) const {
+  const std::string& key = bank_options_.name;
+  archive.write(key + "/bank", bank_.defined() ? bank_ : torch::empty({0}));
+  archive.write(key + "/assignments", assignments_);
+}
+
+void DeepClusterV2Method::load_state(torch::serialize::InputArchive& archive) {
+  const std::string& key = bank_options_.name;
+  torch::Tensor bank, assignments;
+  archive.read(key + "/bank", bank);
+  archive.read(key + "/assignments", assignments);
+  bank_ = bank.numel() > 0 ? bank.to(network_->prototypes->weight(0).device()) : torch::Tensor();
+  assignments_ = assignments.cpu();
+}
+
+}  // namespace swav

@@ -1,0 +1,29 @@
+#include "baselines/sela_v2.h"
+
+#include "swav/core/sinkhorn.h"
+
+namespace swav {
+
+SelaV2Method::SelaV2Method(const ExperimentOptions& options, int64_t in_channels,
+                           int64_t dataset_size)
+    : DeepClusterV2Method(options, in_channels, dataset_size,
+                          {options.sela_v2.crops_for_assign, options.sela_v2.temperature, "sela_v2"}),
+      sela_(options.sela_v2) {}
+
+void SelaV2Method::assign(StepContext& ctx) {
+  torch::NoGradGuard no_grad;
+  network_->prototypes->normalize();
+  const int64_t n_assign = bank_.size(0);
+  for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
+    auto scores = torch::mm(bank_[h % n_assign], network_->prototypes->weight(h).t());
+    auto codes = sinkhorn(scores, sela_.epsilon, sela_.sinkhorn_iterations, *ctx.collective);
+    assignments_[h].copy_(codes.argmax(1).cpu());
+  }
+}
+
+StepOutput SelaV2Method::step(const Batch& batch, StepContext& ctx) {
+  network_->prototypes->normalize();
+  return DeepClusterV2Method::step(batch, ctx);
+}
+
+}  // namespace swav
