@@ -1,5 +1,6 @@
 // CPU regression checks for CI (ci/regression runs this; thresholds in ci/regression.toml):
-//   1. speed: the fused CPU Sinkhorn must stay at least `min_speedup` times faster than the op-by-op
+//   1. speed: the fused CPU Sinkhorn must stay at least `min_speedup` times faster than the
+//   op-by-op
 //      reference, both timed in this run on the same inputs (a ratio survives a noisy machine);
 //   2. accuracy: a small fixed SwAV run (seeded, a Fashion-MNIST subset) must reach `min_knn`, and
 //      its per-epoch loss curve must stay within `loss_tolerance` (relative) of the stored curve.
@@ -57,12 +58,12 @@ bool check_sinkhorn(const toml::table& t, const std::string& file, bool slow) {
     const int64_t K = pair->get(1)->value<int64_t>().value_or(0);
     if (B <= 0 || K <= 0) fail("{}: sinkhorn.shapes: B and K must be positive integers", file);
     torch::manual_seed(B + K);
-    auto scores = torch::nn::functional::normalize(torch::randn({B, 64}),
-                                                   torch::nn::functional::NormalizeFuncOptions().dim(1))
-                      .mm(torch::nn::functional::normalize(
-                              torch::randn({K, 64}),
-                              torch::nn::functional::NormalizeFuncOptions().dim(1))
-                              .t());
+    auto scores =
+        torch::nn::functional::normalize(torch::randn({B, 64}),
+                                         torch::nn::functional::NormalizeFuncOptions().dim(1))
+            .mm(torch::nn::functional::normalize(
+                    torch::randn({K, 64}), torch::nn::functional::NormalizeFuncOptions().dim(1))
+                    .t());
     auto time = [&](auto&& f) {
       f();  // warm-up
       std::vector<double> s;
@@ -84,9 +85,10 @@ bool check_sinkhorn(const toml::table& t, const std::string& file, bool slow) {
     const double speedup = reference / fused;
     const bool pass = speedup >= min_speedup;
     ok = ok && pass;
-    fmt::print("sinkhorn B={:<5} K={:<5} reference {:8.3f} ms  fused {:8.3f} ms  speedup {:5.2f} "
-               "(min {:.2f})  {}\n",
-               B, K, 1e3 * reference, 1e3 * fused, speedup, min_speedup, pass ? "ok" : "FAIL");
+    fmt::print(
+        "sinkhorn B={:<5} K={:<5} reference {:8.3f} ms  fused {:8.3f} ms  speedup {:5.2f} "
+        "(min {:.2f})  {}\n",
+        B, K, 1e3 * reference, 1e3 * fused, speedup, min_speedup, pass ? "ok" : "FAIL");
   }
   return ok;
 }
@@ -126,7 +128,8 @@ bool check_run(const toml::table& t, const std::string& file, bool broken_loss) 
   }
   options.eval.linear = false;
   double knn = NAN;
-  for (const auto& r : evaluate_encoder(*method->encoder(), train, test, options, torch::kCPU, false))
+  for (const auto& r :
+       evaluate_encoder(*method->encoder(), train, test, options, torch::kCPU, false))
     if (r.protocol == "knn" && std::isnan(knn)) knn = r.value;
 
   bool ok = true;

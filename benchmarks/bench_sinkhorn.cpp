@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <vector>
 #include <functional>
+#include <vector>
 
 #include "swav/core/sinkhorn.h"
 
@@ -87,7 +87,8 @@ double copy_bandwidth() {
   auto src = torch::rand({n}, torch::kCUDA), dst = torch::empty_like(src);
   dst.copy_(src);
   double best = 1e9;
-  for (int rep = 0; rep < 10; ++rep) best = std::min(best, cuda_seconds([&](int) { dst.copy_(src); }, 1));
+  for (int rep = 0; rep < 10; ++rep)
+    best = std::min(best, cuda_seconds([&](int) { dst.copy_(src); }, 1));
   measured = 2.0 * 4.0 * static_cast<double>(n) / best;
   return measured;
 }
@@ -107,7 +108,9 @@ void BM_SinkhornCuda(benchmark::State& state) {
   std::vector<torch::Tensor> inputs;
   for (int i = 0; i < copies; ++i) inputs.push_back(cosine_scores(B, K, torch::kCUDA, 1234 + i));
   const int calls = static_cast<int>(std::clamp<double>(4e9 / bytes, 2, 200));
-  auto reference = [&](int i) { benchmark::DoNotOptimize(swav::sinkhorn(inputs[i % copies], kEpsilon, kIterations)); };
+  auto reference = [&](int i) {
+    benchmark::DoNotOptimize(swav::sinkhorn(inputs[i % copies], kEpsilon, kIterations));
+  };
   auto fused = [&](int i) {
     benchmark::DoNotOptimize(swav::sinkhorn_fused_cuda(inputs[i % copies], kEpsilon, kIterations));
   };

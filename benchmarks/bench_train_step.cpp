@@ -10,12 +10,12 @@
 // Prints images/s per setup and path, and each data path's cost = 1 - (its images/s) / premade.
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <memory>
-#include <mutex>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,12 +48,30 @@ struct Setup {
 
 std::vector<Setup> setups() {
   return {
-      {"resnet18-cifar 2x32+6x16 bs512", "resnet18", "cifar",
-       {{32, 2, 0.14, 1.0}, {16, 6, 0.05, 0.14}}, 512, 32, 3000, false},
-      {"resnet50 2x224+6x96 bs64", "resnet50", "imagenet",
-       {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}}, 64, 256, 3000, false},
-      {"resnet50 2x224+6x96 bs256", "resnet50", "imagenet",
-       {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}}, 256, 256, 3000, false},
+      {"resnet18-cifar 2x32+6x16 bs512",
+       "resnet18",
+       "cifar",
+       {{32, 2, 0.14, 1.0}, {16, 6, 0.05, 0.14}},
+       512,
+       32,
+       3000,
+       false},
+      {"resnet50 2x224+6x96 bs64",
+       "resnet50",
+       "imagenet",
+       {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}},
+       64,
+       256,
+       3000,
+       false},
+      {"resnet50 2x224+6x96 bs256",
+       "resnet50",
+       "imagenet",
+       {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}},
+       256,
+       256,
+       3000,
+       false},
       {"convnet 2x28 bs256 (cpu)", "convnet", "imagenet", {{28, 2, 0.3, 1.0}}, 256, 28, 100, true},
   };
 }
@@ -83,8 +101,10 @@ ExperimentOptions options_for(const Setup& s, const std::string& device, bool bf
 class UtilisationSampler {
  public:
   UtilisationSampler() {
-    pipe_ = popen("nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 "
-                  "2>/dev/null", "r");
+    pipe_ = popen(
+        "nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 "
+        "2>/dev/null",
+        "r");
     if (pipe_ == nullptr) return;
     reader_ = std::thread([this] {
       char line[64];
@@ -168,12 +188,13 @@ Timing run(const Setup& s, const std::string& device_name, bool bf16, Path path,
   };
   int64_t epoch = 0;
   std::unique_ptr<DeviceMultiCrop> device_crops;
-  if (path == Path::kDeviceData) device_crops = std::make_unique<DeviceMultiCrop>(crops, train, device);
+  if (path == Path::kDeviceData)
+    device_crops = std::make_unique<DeviceMultiCrop>(crops, train, device);
   const bool render = device_crops == nullptr;
   std::unique_ptr<EpochLoader> loader;
   if (!premade)
-    loader = std::make_unique<EpochLoader>(train, crops, s.batch, 1, epoch, options.augment.prefetch,
-                                           0, 1, render);
+    loader = std::make_unique<EpochLoader>(train, crops, s.batch, 1, epoch,
+                                           options.augment.prefetch, 0, 1, render);
   auto next_batch = [&]() -> Batch {
     if (premade) return fixed;
     auto b = loader->next();
@@ -184,7 +205,8 @@ Timing run(const Setup& s, const std::string& device_name, bool bf16, Path path,
     }
     if (device_crops) {
       const auto* idx = b->indices.data_ptr<int64_t>();
-      b->views = device_crops->make_views(std::vector<int64_t>(idx, idx + b->indices.numel()), epoch);
+      b->views =
+          device_crops->make_views(std::vector<int64_t>(idx, idx + b->indices.numel()), epoch);
     }
     return *b;
   };
@@ -233,12 +255,17 @@ int main(int argc, char** argv) {
   bool bf16 = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--steps" && i + 1 < argc) steps = std::stoll(argv[++i]);
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--device" && i + 1 < argc) device = argv[++i];
-    else if (a == "--fp32") bf16 = false;
+    if (a == "--steps" && i + 1 < argc)
+      steps = std::stoll(argv[++i]);
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
+    else if (a == "--device" && i + 1 < argc)
+      device = argv[++i];
+    else if (a == "--fp32")
+      bf16 = false;
     else {
-      std::cerr << "usage: bench_train_step [--steps N] [--only SUBSTRING] [--device cuda|cpu] [--fp32]\n";
+      std::cerr << "usage: bench_train_step [--steps N] [--only SUBSTRING] [--device cuda|cpu] "
+                   "[--fp32]\n";
       return 2;
     }
   }
@@ -264,10 +291,9 @@ int main(int argc, char** argv) {
       fmt::print("{:<34} {:>10.0f} {:>10.0f} {:>9} {:>10.0f} {:>9} {:>14}\n", s.name,
                  premade.images_per_sec, cpu.images_per_sec, cost(cpu), gpu.images_per_sec,
                  cost(gpu),
-                 premade.utilisation < 0
-                     ? std::string("n/a")
-                     : fmt::format("{:.0f}/{:.0f}/{:.0f}%", premade.utilisation, cpu.utilisation,
-                                   gpu.utilisation));
+                 premade.utilisation < 0 ? std::string("n/a")
+                                         : fmt::format("{:.0f}/{:.0f}/{:.0f}%", premade.utilisation,
+                                                       cpu.utilisation, gpu.utilisation));
     } catch (const std::exception& e) {
       fmt::print("{:<34} failed: {}\n", s.name, e.what());
     }

@@ -284,8 +284,8 @@ void check_train(const Checker& c, const TrainOptions& t) {
   c.at_least(t.log_every, 1, "train.log_every");
   c.require(t.precision == "fp32" || t.precision == "bf16", "train.precision",
             toml_string(t.precision), "must be \"fp32\" or \"bf16\"");
-  c.require(t.precision == "fp32" || t.device != "cpu", "train.precision",
-            toml_string(t.precision), "bf16 autocast needs train.device = \"cuda\"");
+  c.require(t.precision == "fp32" || t.device != "cpu", "train.precision", toml_string(t.precision),
+            "bf16 autocast needs train.device = \"cuda\"");
 }
 
 void check_eval(const Checker& c, const EvalOptions& e) {

@@ -92,11 +92,10 @@ unsigned blocks_for(int64_t n, int64_t per_block) {
   return static_cast<unsigned>((n + per_block - 1) / per_block);
 }
 
-
 // The multi-kernel path: any K, any iteration count, and an all-reduce of the K-vector between
 // kernels for multi-process runs.
-torch::Tensor sinkhorn_multi_kernel(const torch::Tensor& scores, double epsilon,
-                                    int64_t iterations, Collective& collective) {
+torch::Tensor sinkhorn_multi_kernel(const torch::Tensor& scores, double epsilon, int64_t iterations,
+                                    Collective& collective) {
   TORCH_CHECK(scores.is_cuda(), "sinkhorn_fused_cuda: scores must be a CUDA tensor, got ",
               scores.device());
   TORCH_CHECK(scores.dim() == 2 && scores.numel() > 0,
@@ -164,7 +163,6 @@ torch::Tensor sinkhorn_multi_kernel(const torch::Tensor& scores, double epsilon,
   return Q;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // The single-launch path (one process, 1 <= iterations, K <= kMaxPerThread * kPassThreads).
 //
@@ -189,16 +187,16 @@ namespace cg = cooperative_groups;
 
 constexpr int kPassThreads = 256;
 constexpr int kPassWarps = kPassThreads / kWarp;
-constexpr int kRowsPerStep = 2;     // rows a block handles together (memory-level parallelism)
-constexpr int kMaxPerThread = 32;   // K <= 8192
+constexpr int kRowsPerStep = 2;    // rows a block handles together (memory-level parallelism)
+constexpr int kMaxPerThread = 32;  // K <= 8192
 
 struct PassArgs {
   const float* S;
   float* out;
-  float* partial;   // [grid, K]
-  float* block_max; // [grid]
-  float* u;         // [K]
-  float* max;       // [1]: M
+  float* partial;    // [grid, K]
+  float* block_max;  // [grid]
+  float* u;          // [K]
+  float* max;        // [1]: M
   int64_t rows, K;
   float eps;
   float log2e_over_eps;

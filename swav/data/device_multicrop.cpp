@@ -3,17 +3,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "swav/data/resample.h"
 #include "swav/util/error.h"
 
 namespace swav {
 namespace {
 
 namespace F = torch::nn::functional;
+using data::reflect_index;
 
 // ITU-R 601 luma, as the CPU path.
 torch::Tensor luma(const torch::Tensor& x) {
   if (x.size(1) == 1) return x;
-  return x.select(1, 0).mul(0.299f).add(x.select(1, 1), 0.587f).add(x.select(1, 2), 0.114f)
+  return x.select(1, 0)
+      .mul(0.299f)
+      .add(x.select(1, 1), 0.587f)
+      .add(x.select(1, 2), 0.114f)
       .unsqueeze(1);
 }
 
@@ -41,7 +46,8 @@ torch::Tensor hue(const torch::Tensor& x, const torch::Tensor& shift) {
   auto safe_cr = torch::where(gray, torch::ones_like(cr), cr);
   auto s = cr / torch::where(gray, torch::ones_like(maxc), maxc);
   auto rc = (maxc - r) / safe_cr, gc = (maxc - g) / safe_cr, bc = (maxc - b) / safe_cr;
-  auto h = torch::where(maxc == r, bc - gc, torch::where(maxc == g, 2.0f + rc - bc, 4.0f + gc - rc));
+  auto h =
+      torch::where(maxc == r, bc - gc, torch::where(maxc == g, 2.0f + rc - bc, 4.0f + gc - rc));
   h = h / 6.0f + 1.0f + shift.view({-1, 1, 1});
   h = h - h.floor();
   auto h6 = h * 6.0f;
@@ -52,19 +58,12 @@ torch::Tensor hue(const torch::Tensor& x, const torch::Tensor& shift) {
   auto q = (v * (1 - s * frac)).clamp(0, 1);
   auto t = (v * (1 - s * (1 - frac))).clamp(0, 1);
   auto idx = sector.to(torch::kLong).remainder(6).unsqueeze(0);
-  auto pick = [&](std::vector<torch::Tensor> c) { return torch::stack(c).gather(0, idx).squeeze(0); };
-  auto out = torch::stack({pick({v, q, p, p, t, v}), pick({t, v, v, q, p, p}),
-                           pick({p, p, t, v, v, q})}, 1);
+  auto pick = [&](std::vector<torch::Tensor> c) {
+    return torch::stack(c).gather(0, idx).squeeze(0);
+  };
+  auto out = torch::stack(
+      {pick({v, q, p, p, t, v}), pick({t, v, v, q, p, p}), pick({p, p, t, v, v, q})}, 1);
   return torch::where(gray.unsqueeze(1), x, out);
-}
-
-// Mirror index without repeating the edge, for any offset (the CPU path's reflect_index).
-int64_t reflect_index(int64_t i, int64_t n) {
-  if (n == 1) return 0;
-  const int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
 }
 
 // Separable Gaussian blur of each view with its own kernel (radius ceil(3 sigma), normalised over
@@ -80,7 +79,8 @@ torch::Tensor blur(const torch::Tensor& x, const std::vector<double>& sigmas) {
     const double sigma = sigmas[v];
     const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * sigma)));
     double total = 0;
-    for (int64_t k = -radius; k <= radius; ++k) total += std::exp(-0.5 * double(k * k) / (sigma * sigma));
+    for (int64_t k = -radius; k <= radius; ++k)
+      total += std::exp(-0.5 * double(k * k) / (sigma * sigma));
     for (int64_t k = -radius; k <= radius; ++k)
       acc[v][k + R] = std::exp(-0.5 * double(k * k) / (sigma * sigma)) / total;
   }
@@ -105,9 +105,9 @@ torch::Tensor mask(const std::vector<bool>& flags, torch::Device device) {
 
 DeviceMultiCrop::DeviceMultiCrop(const MultiCrop& crops, const ImageSet& set, torch::Device device)
     : crops_(crops), device_(device) {
-  TORCH_CHECK(set.images.defined() && set.images.dim() == 4 &&
-                  set.images.scalar_type() == torch::kUInt8,
-              "DeviceMultiCrop: ImageSet.images must be uint8 [N, H, W, C]");
+  TORCH_CHECK(
+      set.images.defined() && set.images.dim() == 4 && set.images.scalar_type() == torch::kUInt8,
+      "DeviceMultiCrop: ImageSet.images must be uint8 [N, H, W, C]");
   images_ = set.images.to(device).contiguous();
   height_ = set.height();
   width_ = set.width();
@@ -119,7 +119,8 @@ DeviceMultiCrop::DeviceMultiCrop(const MultiCrop& crops, const ImageSet& set, to
            channels_, channels_, v.size());
     }
     std::vector<float> out(channels_);
-    for (int64_t c = 0; c < channels_; ++c) out[c] = static_cast<float>(v.size() == 1 ? v[0] : v[c]);
+    for (int64_t c = 0; c < channels_; ++c)
+      out[c] = static_cast<float>(v.size() == 1 ? v[0] : v[c]);
     return torch::tensor(out).view({1, -1, 1, 1}).to(device);
   };
   mean_ = per_channel(o.mean);
@@ -133,7 +134,8 @@ std::vector<torch::Tensor> DeviceMultiCrop::make_views(const std::vector<int64_t
   const int64_t N = images_.size(0);
   for (int64_t i : indices) TORCH_CHECK(i >= 0 && i < N, "sample index ", i, " out of range");
   auto index = torch::tensor(indices, torch::kLong).to(device_);
-  auto source = images_.index_select(0, index).permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0);
+  auto source =
+      images_.index_select(0, index).permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0);
 
   std::vector<torch::Tensor> views;
   int64_t first_crop = 0;
@@ -151,7 +153,8 @@ std::vector<torch::Tensor> DeviceMultiCrop::make_views(const std::vector<int64_t
     const double H = static_cast<double>(height_), W = static_cast<double>(width_);
     for (int64_t v = 0; v < V; ++v) {
       const auto& box = plans[v].box;
-      const double sx = static_cast<double>(box.width) / W, sy = static_cast<double>(box.height) / H;
+      const double sx = static_cast<double>(box.width) / W,
+                   sy = static_cast<double>(box.height) / H;
       th[v][0][0] = static_cast<float>(plans[v].flip ? -sx : sx);
       th[v][0][1] = 0;
       th[v][0][2] = static_cast<float>((2.0 * box.left + box.width) / W - 1.0);

@@ -32,7 +32,7 @@ class DeviceMultiCrop {
  private:
   const MultiCrop& crops_;
   torch::Device device_;
-  torch::Tensor images_;  // uint8 [N, H, W, C] on device_
+  torch::Tensor images_;      // uint8 [N, H, W, C] on device_
   torch::Tensor mean_, std_;  // float [1, C, 1, 1] on device_
   int64_t height_, width_, channels_;
 };

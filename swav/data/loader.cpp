@@ -40,8 +40,8 @@ struct EpochLoader::State {
   std::condition_variable changed;
   std::deque<Batch> ready;
   bool render = true;  // make the views here (false: the device makes them)
-  bool done = false;  // the producer has finished (or failed)
-  bool stop = false;  // the consumer is going away
+  bool done = false;   // the producer has finished (or failed)
+  bool stop = false;   // the consumer is going away
   std::exception_ptr error;
   std::thread producer;
 

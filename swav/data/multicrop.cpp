@@ -14,6 +14,7 @@
 namespace swav {
 namespace {
 
+using data::reflect_index;
 using data::Rng;
 
 // Luma weights of ITU-R 601 (what PIL and torchvision use for grayscale).
@@ -179,15 +180,6 @@ void to_grayscale(float* img, int64_t C, int64_t n) {
     const float gray = kLumaR * r[i] + kLumaG * g[i] + kLumaB * b[i];
     r[i] = g[i] = b[i] = gray;
   }
-}
-
-// Mirror index without repeating the edge (torch's "reflect" padding), for any offset.
-int64_t reflect_index(int64_t i, int64_t n) {
-  if (n == 1) return 0;
-  const int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
 }
 
 struct Scratch {

@@ -28,9 +28,9 @@ struct ViewPlan {
   double sigma = 0.0;
 };
 
-/// Produces SwAV's multi-crop views. A view depends only on (seed, epoch, sample index, crop index),
-/// never on thread timing or batch composition: each crop draws from its own counter-based random
-/// stream keyed by those four numbers.
+/// Produces SwAV's multi-crop views. A view depends only on (seed, epoch, sample index, crop
+/// index), never on thread timing or batch composition: each crop draws from its own counter-based
+/// random stream keyed by those four numbers.
 class MultiCrop {
  public:
   MultiCrop(AugmentOptions options, uint64_t seed);
@@ -66,7 +66,7 @@ class MultiCrop {
 
 /// The evaluation transform: the whole image as float [N, C, H, W], normalised with mean/std (no
 /// randomness). Used for feature extraction and kNN.
-torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc, const std::vector<double>& mean,
-                               const std::vector<double>& std);
+torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc,
+                               const std::vector<double>& mean, const std::vector<double>& std);
 
 }  // namespace swav

@@ -9,6 +9,16 @@
 
 namespace swav::data {
 
+/// Mirror index without repeating the edge (torch's "reflect" padding), for any offset: the border
+/// rule of both multi-crop paths' Gaussian blur.
+inline int64_t reflect_index(int64_t i, int64_t n) {
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
 /// Per output index: the first input index and the normalised weights of its window.
 struct Taps {
   int64_t out_size = 0;

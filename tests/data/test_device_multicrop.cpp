@@ -39,7 +39,8 @@ std::vector<int64_t> all_indices(const ImageSet& set) {
   return idx;
 }
 
-double max_abs_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+double max_abs_difference(const std::vector<torch::Tensor>& a,
+                          const std::vector<torch::Tensor>& b) {
   REQUIRE(a.size() == b.size());
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -1,6 +1,6 @@
-// CUDA against CPU: the loss, Sinkhorn on large shapes, and whole training steps (fp32, channels-last,
-// bf16 autocast). Every test here is tagged [gpu]: without a device ctest shows it as skipped
-// (tests/main.cpp); run alone with `ctest --preset gpu` or `swav_tests "[gpu]"`.
+// CUDA against CPU: the loss, Sinkhorn on large shapes, and whole training steps (fp32,
+// channels-last, bf16 autocast). Every test here is tagged [gpu]: without a device ctest shows it
+// as skipped (tests/main.cpp); run alone with `ctest --preset gpu` or `swav_tests "[gpu]"`.
 #include <catch2/catch.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,12 +19,12 @@
 using namespace swav;
 using swav::test::rel_error;
 
-#define SWAV_REQUIRE_CUDA()                          \
-  do {                                               \
-    if (!torch::cuda::is_available()) {              \
-      WARN("no CUDA device: skipped");               \
-      return;                                        \
-    }                                                \
+#define SWAV_REQUIRE_CUDA()             \
+  do {                                  \
+    if (!torch::cuda::is_available()) { \
+      WARN("no CUDA device: skipped");  \
+      return;                           \
+    }                                   \
   } while (false)
 
 namespace {
@@ -60,8 +60,8 @@ TEST_CASE("fused CUDA sinkhorn on large and boundary shapes", "[gpu][core][sinkh
   };
   // K = 8192 is the largest single-launch size, 8193 takes the multi-kernel path; B = 20001 spreads
   // many row groups over every block, with an odd tail row.
-  for (const auto shape : {Shape{20001, 3000}, Shape{65536, 300}, Shape{512, 8192},
-                           Shape{512, 8193}, Shape{3, 1}}) {
+  for (const auto shape :
+       {Shape{20001, 3000}, Shape{65536, 300}, Shape{512, 8192}, Shape{512, 8193}, Shape{3, 1}}) {
     for (const double eps : {0.05, 0.02}) {
       auto scores = cosine_scores(shape.B, shape.K, shape.B + shape.K);
       auto expected = swav::sinkhorn(scores.to(torch::kFloat64), eps, 3);
