@@ -138,10 +138,13 @@ void check_channels(const Checker& c, const DataOptions& d, const AugmentOptions
   if (d.format == "synthetic") channels = d.synthetic_channels;
   if (channels == 0) return;  // image_folder: known only when the images are read
   const auto n = static_cast<int64_t>(a.mean.size());
-  c.require(n == 1 || n == channels, "augment.mean", toml_array(a.mean),
-            fmt::format("needs 1 entry (for every channel) or {} for data.format = {} ({} "
-                        "channel{})",
-                        channels, toml_string(d.format), channels, channels == 1 ? "" : "s"));
+  c.require(
+      n == 1 || n == channels, "augment.mean", toml_array(a.mean),
+      channels == 1
+          ? fmt::format("needs 1 entry for data.format = {} (1 channel)", toml_string(d.format))
+          : fmt::format("needs 1 entry (used for every channel) or {} for data.format = "
+                        "{} ({} channels)",
+                        channels, toml_string(d.format), channels));
 }
 
 void check_model(const Checker& c, const ModelOptions& m) {
@@ -154,47 +157,6 @@ void check_model(const Checker& c, const ModelOptions& m) {
   for (size_t i = 0; i < m.prototypes.size(); ++i) {
     c.at_least(m.prototypes[i], 1, fmt::format("model.prototypes[{}]", i));
   }
-}
-
-void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a,
-                const TrainOptions& t) {
-  c.positive(s.epsilon, "swav.epsilon");
-  c.at_least(s.sinkhorn_iterations, 1, "swav.sinkhorn_iterations");
-  c.positive(s.temperature, "swav.temperature");
-  int64_t total_crops = 0;
-  for (const auto& crop : a.crops) total_crops += crop.count;
-  const std::string assign = toml_array(s.crops_for_assign);
-  c.require(!s.crops_for_assign.empty(), "swav.crops_for_assign", assign,
-            "needs at least one crop index");
-  std::set<int64_t> seen;
-  for (int64_t index : s.crops_for_assign) {
-    c.require(index >= 0 && index < total_crops, "swav.crops_for_assign", assign,
-              fmt::format("index {} is outside the {} crops of augment.crops (valid: 0..{})", index,
-                          total_crops, total_crops - 1));
-    c.require(seen.insert(index).second, "swav.crops_for_assign", assign,
-              fmt::format("index {} appears twice", index));
-  }
-  c.require(total_crops >= 2, "augment.crops", std::to_string(total_crops) + " crop(s)",
-            "needs at least 2 crops in total (each assigned crop is predicted from the others)");
-  c.at_least(s.queue_length, 0, "swav.queue_length");
-  c.at_least(s.epoch_queue_starts, 0, "swav.epoch_queue_starts");
-  // The queue holds whole batches: when it is created its length is rounded down to a multiple of
-  // the global batch (train.batch_size x processes), as in the reference. A length that is not a
-  // multiple of train.batch_size would silently lose its remainder, so it is refused, except below
-  // one batch: that rounds to 0, no queue, as the reference does with the batch-4096 recipe (3840).
-  if (s.queue_length > 0) {
-    c.require(s.queue_length < t.batch_size || s.queue_length % t.batch_size == 0,
-              "swav.queue_length", std::to_string(s.queue_length),
-              fmt::format("must be a multiple of train.batch_size ({}): the queue holds whole "
-                          "batches (a length below one batch means no queue)",
-                          t.batch_size));
-    c.require(s.epoch_queue_starts < t.epochs, "swav.epoch_queue_starts",
-              std::to_string(s.epoch_queue_starts),
-              fmt::format("must be < train.epochs ({}) when swav.queue_length > 0, else the queue "
-                          "is never used (set queue_length = 0 for no queue)",
-                          t.epochs));
-  }
-  c.at_least(s.freeze_prototypes_niters, 0, "swav.freeze_prototypes_niters");
 }
 
 int64_t total_crops(const AugmentOptions& a) {
@@ -215,6 +177,36 @@ void check_assign_crops(const Checker& c, const std::vector<int64_t>& crops,
                           total, total - 1));
     c.require(seen.insert(index).second, key, value, fmt::format("index {} appears twice", index));
   }
+}
+
+void check_swav(const Checker& c, const SwavOptions& s, const AugmentOptions& a,
+                const TrainOptions& t) {
+  c.positive(s.epsilon, "swav.epsilon");
+  c.at_least(s.sinkhorn_iterations, 1, "swav.sinkhorn_iterations");
+  c.positive(s.temperature, "swav.temperature");
+  const int64_t crops = total_crops(a);
+  check_assign_crops(c, s.crops_for_assign, a, "swav.crops_for_assign");
+  c.require(crops >= 2, "augment.crops", std::to_string(crops) + " crop(s)",
+            "needs at least 2 crops in total (each assigned crop is predicted from the others)");
+  c.at_least(s.queue_length, 0, "swav.queue_length");
+  c.at_least(s.epoch_queue_starts, 0, "swav.epoch_queue_starts");
+  // The queue holds whole batches: when it is created its length is rounded down to a multiple of
+  // the global batch (train.batch_size x processes), as in the reference. A length that is not a
+  // multiple of train.batch_size would silently lose its remainder, so it is refused, except below
+  // one batch: that rounds to 0, no queue, as the reference does with the batch-4096 recipe (3840).
+  if (s.queue_length > 0) {
+    c.require(s.queue_length < t.batch_size || s.queue_length % t.batch_size == 0,
+              "swav.queue_length", std::to_string(s.queue_length),
+              fmt::format("must be a multiple of train.batch_size ({}): the queue holds whole "
+                          "batches (a length below one batch means no queue)",
+                          t.batch_size));
+    c.require(s.epoch_queue_starts < t.epochs, "swav.epoch_queue_starts",
+              std::to_string(s.epoch_queue_starts),
+              fmt::format("must be < train.epochs ({}) when swav.queue_length > 0, else the queue "
+                          "is never used (set queue_length = 0 for no queue)",
+                          t.epochs));
+  }
+  c.at_least(s.freeze_prototypes_niters, 0, "swav.freeze_prototypes_niters");
 }
 
 // Baselines: each table is checked only when its method runs (a SwAV run ignores [pcl]).
@@ -353,14 +345,17 @@ void validate_options(const ExperimentOptions& o,
             "name", toml_string(o.name),
             "must be a non-empty name without '/' (it names runs/<name>)");
   c.one_of(o.method, known_methods(), "method");
+  // Each table's own ranges first, so a bad value is reported as itself and not through a
+  // cross-field rule that reads it (train.epochs = 0 is "must be >= 1", not a warmup error).
   check_data(c, o.data);
   check_augment(c, o.augment);
   check_model(c, o.model);
-  check_swav(c, o.swav, o.augment, o.train);
+  check_train(c, o.train);
+  // Like the baselines' tables, [swav] is checked only when SwAV runs.
+  if (o.method == "swav") check_swav(c, o.swav, o.augment, o.train);
   check_channels(c, o.data, o.augment);
   check_baselines(c, o);
   check_optim(c, o.optim, o.train);
-  check_train(c, o.train);
   c.require(o.augment.device == "cpu" || o.train.device != "cpu", "augment.device",
             toml_string(o.augment.device), "\"cuda\" needs train.device = \"cuda\"");
   check_eval(c, o.eval);

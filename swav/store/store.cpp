@@ -151,7 +151,8 @@ std::string new_owner_id() {
 }
 
 bool owner_stopped(const RunRecord& run, double stale_seconds) {
-  if (static_cast<double>(now_ms() - run.heartbeat) > stale_seconds * 1000.0) return true;
+  // A heartbeat as old as the limit is stale (so a limit of 0 takes over at any age).
+  if (static_cast<double>(now_ms() - run.heartbeat) >= stale_seconds * 1000.0) return true;
   // "host:pid:token"; the host may itself hold no ':' (it is ours, or it is not compared).
   const auto first = run.owner.find(':');
   const auto second = run.owner.find(':', first == std::string::npos ? first : first + 1);

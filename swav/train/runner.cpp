@@ -92,6 +92,17 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   store.set_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
 
+/// Writes all of `size` bytes unless the descriptor fails (a log is best effort).
+void write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
 /// Copies everything written to one file descriptor (stdout or stderr) into a log file as well,
 /// until destroyed: the descriptor is pointed at a pipe that a thread drains into both.
 class Tee {
@@ -124,15 +135,6 @@ class Tee {
   Tee& operator=(const Tee&) = delete;
 
  private:
-  static void write_all(int fd, const char* data, size_t size) {
-    while (size > 0) {
-      const ssize_t n = ::write(fd, data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      data += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
   int fd_, log_fd_, saved_ = -1;
   std::thread reader_;
 };
@@ -148,6 +150,8 @@ class TrialLog {
     out_ = std::make_unique<Tee>(STDOUT_FILENO, log_fd_);
     err_ = std::make_unique<Tee>(STDERR_FILENO, log_fd_);
   }
+  /// Writes to the log file only (not to the terminal).
+  void note(const std::string& text) const { write_all(log_fd_, text.data(), text.size()); }
   ~TrialLog() {
     std::fflush(stdout);
     std::fflush(stderr);
@@ -267,14 +271,21 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
         << kHashLine << trial.hash << "\n"
         << info.config_toml;
     TrialLog log((fs::path(trial_dir) / "log.txt").string());
-    if (request.progress) {
+    {
       const char* how = outcome.resumed ? ", resuming from its checkpoint"
                         : claim.kind == Claim::Kind::kTakenOver
                             ? ", starting again (it was stopped before its first checkpoint)"
                             : "";
-      fmt::print("run {} of '{}' trial '{}' (config {}, {} on {}){}\n", outcome.run_id,
-                 options.name, trial.name, trial.hash, options.method, options.train.device, how);
-      std::fflush(stdout);
+      const std::string header = fmt::format("run {} of '{}' trial '{}' (config {}, {} on {}){}\n",
+                                             outcome.run_id, options.name, trial.name, trial.hash,
+                                             options.method, options.train.device, how);
+      // Every attempt is headed in the log; the terminal sees it only when progress is shown.
+      if (request.progress) {
+        fmt::print("{}", header);
+        std::fflush(stdout);
+      } else {
+        log.note(header);
+      }
     }
     try {
       const std::string label = trial.name == "main"
@@ -531,11 +542,14 @@ std::string format_run_results(const Store& store, int64_t run_id) {
   if (!losses.empty()) {
     // ln K is the loss of a network that has learned nothing only for the clustering methods.
     const bool contrastive = options.method == "simclr" || options.method == "pcl";
-    out += fmt::format("| {} loss, first -> last epoch | {:.4f} -> {:.4f}{} |\n",
-                       options.method == "swav" ? "SwAV" : options.method, losses.front().value,
-                       losses.back().value,
-                       contrastive ? "" : fmt::format(" (ln K = {:.4f})",
-                                                      prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0));
+    out += fmt::format(
+        "| {} loss, first -> last epoch | {:.4f} -> {:.4f}{} |\n",
+        options.method == "swav" ? "SwAV" : options.method, losses.front().value,
+        losses.back().value,
+        contrastive
+            ? ""
+            : fmt::format(" (ln K = {:.4f})",
+                          prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0));
   }
   if (!usage.empty())
     out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);

@@ -84,17 +84,19 @@ kmeans_restarts = 2
 }
 
 TEST_CASE("bad baseline values are rejected with the key named", "[baselines][config]") {
-  const std::string head = "[data]\nformat = \"synthetic\"\n";
+  // The body comes first: its top-level `method = ...` must precede any table header.
+  const std::string tail = "[data]\nformat = \"synthetic\"\n";
   auto error = [&](const std::string& body) {
     try {
-      parse_experiment(head + body, "bad.toml");
+      parse_experiment(body + tail, "bad.toml");
     } catch (const UserError& e) {
       return std::string(e.what());
     }
     return std::string("no error");
   };
   CHECK_THAT(error("method = \"pcl\"\n[pcl]\nmomentum = 1.0\n"), Catch::Contains("pcl.momentum"));
-  CHECK_THAT(error("method = \"pcl\"\n[pcl]\nclusters = [1]\n"), Catch::Contains("pcl.clusters[0]"));
+  CHECK_THAT(error("method = \"pcl\"\n[pcl]\nclusters = [1]\n"),
+             Catch::Contains("pcl.clusters[0]"));
   CHECK_THAT(error("method = \"simclr\"\n[simclr]\ntemperature = 0.0\n"),
              Catch::Contains("simclr.temperature"));
   CHECK_THAT(error("method = \"deepcluster_v2\"\n[deepcluster]\ncrops_for_assign = [9]\n"),

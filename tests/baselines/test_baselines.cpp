@@ -56,8 +56,15 @@ TEST_CASE("every baseline builds from its default config", "[baselines]") {
 TEST_CASE("every baseline's loss falls on synthetic data", "[baselines][slow]") {
   for (const auto& name : kBaselines) {
     auto options = test::tiny_baseline(name);
-    options.train.epochs = 6;  // 8 steps each: 48 steps
+    options.train.epochs = 6;       // 8 steps each: 48 steps
     options.pcl.warmup_epochs = 0;  // ProtoNCE from the start: the same loss in every epoch
+    // An optimisation check, not a representation one: without colour jitter and grayscale the
+    // views of a synthetic image stay matchable by the tiny network, and a constant lr keeps it
+    // learning to the end, so each loss falls by 0.3 or more here (with the full colour
+    // augmentation and the cosine schedule, 48 steps move SimCLR's by only ~0.03).
+    options.augment.jitter_prob = 0.0;
+    options.augment.grayscale_prob = 0.0;
+    options.optim.final_lr = options.optim.base_lr;
     const auto data = load_split(options.data, Split::kTrain);
     const auto summary = train(options, data, "");
     auto l = epoch_losses(summary);

@@ -9,7 +9,8 @@ namespace {
 
 torch::Tensor random_probabilities(int64_t N, int64_t K, uint64_t seed, double sharpness) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto logits = torch::randn({N, K}, gen, torch::TensorOptions().dtype(torch::kFloat64)) * sharpness;
+  auto logits =
+      torch::randn({N, K}, gen, torch::TensorOptions().dtype(torch::kFloat64)) * sharpness;
   return torch::softmax(logits, 1);
 }
 
@@ -25,7 +26,8 @@ void check_equipartition(const torch::Tensor& labels, int64_t N, int64_t K) {
 }  // namespace
 
 TEST_CASE("SeLa labels are exactly equipartitioned", "[baselines][sela]") {
-  for (auto [N, K] : std::vector<std::pair<int64_t, int64_t>>{{1000, 10}, {1003, 7}, {64, 64}, {500, 3}}) {
+  for (auto [N, K] :
+       std::vector<std::pair<int64_t, int64_t>>{{1000, 10}, {1003, 7}, {64, 64}, {500, 3}}) {
     INFO("N " << N << " K " << K);
     // Skewed P: most samples prefer the first clusters, so the plain argmax is far from balanced.
     auto P = random_probabilities(N, K, 3, 2.0);
@@ -45,8 +47,11 @@ TEST_CASE("SeLa Sinkhorn meets its marginals and follows the stopping rule", "[b
   CHECK(torch::allclose(Q.sum(1), torch::full({400}, 1.0 / 400, torch::kFloat64), 1e-9, 0));
   CHECK(torch::allclose(Q.sum(0), torch::full({8}, 1.0 / 8, torch::kFloat64), 1e-4, 0));
   CHECK(sk.iterations % 10 == 1);  // checked every 10 iterations, from the first
-  auto loose = sela_sinkhorn(P, 10.0, 1e9);
+  // The error starts at 1e6, as in the reference: a tolerance under it stops after the first
+  // check, one above it runs no iteration at all.
+  auto loose = sela_sinkhorn(P, 10.0, 1e5);
   CHECK(loose.iterations == 1);
+  CHECK(sela_sinkhorn(P, 10.0, 1e7).iterations == 0);
   // Where the scaled matrix is already balanced, the labels are its argmax: a P whose argmax is
   // a perfect equipartition keeps it.
   auto eye = torch::eye(8, torch::kFloat64).repeat({50, 1}) * 0.9 + 0.1 / 8;
@@ -66,14 +71,16 @@ TEST_CASE("SeLa starts from a random equipartition and relabels on schedule", "[
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(3);
   SelaMethod method(o, train.channels(), train.size());
-  for (int64_t h = 0; h < 2; ++h) check_equipartition(method.labels()[h], train.size(), o.model.prototypes[h]);
+  for (int64_t h = 0; h < 2; ++h)
+    check_equipartition(method.labels()[h], train.size(), o.model.prototypes[h]);
   const auto initial = method.labels().clone();
   StepContext ctx;
   ctx.train_set = &train;
   o.sela.label_steps = 100;
   method.on_epoch_start(ctx);
   CHECK_FALSE(torch::equal(initial, method.labels()));
-  for (int64_t h = 0; h < 2; ++h) check_equipartition(method.labels()[h], train.size(), o.model.prototypes[h]);
+  for (int64_t h = 0; h < 2; ++h)
+    check_equipartition(method.labels()[h], train.size(), o.model.prototypes[h]);
   auto out = method.step(test::tiny_batches(o, train, 0, 1)[0], ctx);
   CHECK(std::isfinite(out.loss.item<double>()));
 }

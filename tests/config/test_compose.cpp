@@ -35,6 +35,8 @@ temperature = 0.2
 [train]
 epochs = 5
 batch_size = 32
+[optim]
+warmup_epochs = 1
 )");
   write(dir, "base/b.toml", R"(defaults = ["a.toml"]   # relative to base/
 [swav]

@@ -48,6 +48,7 @@ prototypes = [100, 100]
 [swav]
 epsilon = 0.03
 queue_length = 3840
+epoch_queue_starts = 2
 crops_for_assign = [0, 1]
 
 [optim]
@@ -172,9 +173,15 @@ TEST_CASE("to_toml round-trips every field", "[config]") {
 }
 
 TEST_CASE("to_toml writes every valid key once, in file order", "[config]") {
-  const std::string text = "\n" + swav::to_toml(with_root());
+  auto o = with_root();
+  o.eval.transfer.resize(1);  // an array of tables is written only when it has an element
+  o.eval.transfer[0].name = "cifar10";
+  o.eval.transfer[0].data.root = "/data/cifar10";
+  const std::string text = "\n" + swav::to_toml(o);
   const auto keys = swav::valid_keys();
-  CHECK(keys.size() == 4 + 13 + 18 + 6 + 7 + (1 + 3 + 4 + 4 + 8) + 11 + 9 + 10);  // (baselines)
+  // top level, data, augment, model, swav, (simclr, deepcluster, sela, sela_v2, pcl), optim, train,
+  // eval
+  CHECK(keys.size() == 4 + 13 + 19 + 6 + 7 + (1 + 3 + 4 + 4 + 8) + 11 + 9 + 24);
   std::string section;
   size_t last = 0;
   for (const auto& key : keys) {
@@ -183,7 +190,8 @@ TEST_CASE("to_toml writes every valid key once, in file order", "[config]") {
     const std::string leaf = dot == std::string::npos ? key : key.substr(dot + 1);
     size_t from = sec.empty() ? 0 : text.find("\n[" + sec + "]\n");
     REQUIRE(from != std::string::npos);
-    const size_t at = text.find("\n" + leaf + " = ", from);
+    const size_t at = key == "eval.transfer" ? text.find("\n[[eval.transfer]]\n", from)
+                                             : text.find("\n" + leaf + " = ", from);
     INFO(key);
     REQUIRE(at != std::string::npos);
     CHECK(at >= last);
@@ -253,7 +261,9 @@ max_scale = 0.14
                           "optim.larc=false", "train.device=cuda", "eval.knn_k=[20]"}) {
       INFO(o);
       std::vector<std::string> overrides = {o};
-      if (std::string(o) == "data.format=fashion_mnist") overrides.push_back("data.root=/d");
+      if (std::string(o) == "data.format=fashion_mnist")
+        overrides.insert(overrides.end(),
+                         {"data.root=/d", "augment.mean=[0.5]", "augment.std=[0.5]"});
       CHECK(swav::config_hash(parse_experiment(a, "a.toml", overrides)) != hash);
     }
     auto changed = oa;

@@ -213,6 +213,7 @@ TEST_CASE("overrides set values, replace arrays and are checked like the file", 
   SECTION("an override cannot descend into a non-table") {
     CHECK_THAT(
         user_error([&] { parse_experiment("swav = 1\n", "exp.toml", {"swav.epsilon=0.1"}); }),
-        Contains("override `swav.epsilon=0.1`") && Contains("'swav' in exp.toml is not a table"));
+        Contains("override `swav.epsilon=0.1`") && Contains("'swav' is not a table") &&
+            Contains("from exp.toml:1"));
   }
 }

@@ -70,9 +70,13 @@ TEST_CASE("a zip sweep takes the i-th values together and needs equal lengths", 
 
 TEST_CASE("overrides apply to every trial; a file without sweep is the trial 'main'",
           "[config][sweep]") {
-  const auto plan =
-      parse_plan(kBase + "[sweep]\ntrain.seed = [1, 2]\n", "sw.toml", {"train.epochs=9"});
-  for (const auto& t : plan.trials) CHECK(t.options.train.epochs == 9);
+  const auto plan = parse_plan(kBase + "[sweep]\ntrain.seed = [1, 2]\n", "sw.toml",
+                               {"train.epochs=9", "optim.warmup_epochs=2"});
+  for (const auto& t : plan.trials) {
+    CHECK(t.error.empty());
+    CHECK(t.options.train.epochs == 9);
+    CHECK(t.options.optim.warmup_epochs == 2);
+  }
   const auto single = parse_plan(kBase, "one.toml");
   REQUIRE(single.trials.size() == 1);
   CHECK(single.trials[0].name == "main");
@@ -143,7 +147,7 @@ TEST_CASE("a swept value that is invalid fails only its own trial", "[config][sw
   CHECK_THAT(listing, Contains("INVALID") && Contains("must be > 0"));
 }
 
-TEST_CASE("--only matches trial names by glob or substring", "[config][sweep]") {
+TEST_CASE("trial selection (--only) matches names by glob or substring", "[config][sweep]") {
   CHECK(swav::trial_matches("swav.epsilon=0.03,train.seed=2", "seed=2"));
   CHECK_FALSE(swav::trial_matches("swav.epsilon=0.03,train.seed=2", "seed=3"));
   CHECK(swav::trial_matches("swav.epsilon=0.03,train.seed=2", "*epsilon=0.0[13]*"));
@@ -154,7 +158,7 @@ TEST_CASE("--only matches trial names by glob or substring", "[config][sweep]") 
 TEST_CASE("the dry-run listing shows every selected trial with folder, hash and config",
           "[config][sweep]") {
   const auto plan =
-      parse_plan(kBase + "run_dir = \"out\"\n[sweep]\ntrain.seed = [1, 2, 3]\n", "sw.toml");
+      parse_plan("run_dir = \"out\"\n" + kBase + "[sweep]\ntrain.seed = [1, 2, 3]\n", "sw.toml");
   const std::string all = swav::format_plan(plan);
   for (const auto& t : plan.trials) {
     CHECK_THAT(all, Contains("trial " + t.name.substr(t.name.size() - 1) + ": " + t.name));

@@ -255,14 +255,22 @@ TEST_CASE("a sweep killed with SIGKILL at random moments and re-run ends as if n
   const auto reference_path = reference_ws.write(o, sweep, "sweep");
   const auto killed_path = killed_ws.write(o, sweep, "sweep");
 
+  int reference_ms = 0;
   {
     const std::string command = fmt::format("{}/run_experiment {} --quiet > {} 2>&1", SWAV_BIN_DIR,
                                             reference_path, reference_ws.dir.str("out.txt"));
+    const auto start = std::chrono::steady_clock::now();
     REQUIRE(WEXITSTATUS(std::system(command.c_str())) == 0);
+    reference_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count());
   }
 
+  // Kill moments scaled to this machine's speed: each attempt lives at most 30% of the
+  // uninterrupted sweep, so at least three attempts are killed before the work is done.
   std::mt19937 rng(12345);
-  std::uniform_int_distribution<int> delay_ms(300, 4000);
+  std::uniform_int_distribution<int> delay_ms(std::max(50, reference_ms / 20),
+                                              std::max(100, reference_ms * 3 / 10));
   const std::string binary = std::string(SWAV_BIN_DIR) + "/run_experiment";
   const std::string log = killed_ws.dir.str("out.txt");
   int kills = 0;
