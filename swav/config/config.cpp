@@ -119,6 +119,12 @@ void read_deepcluster(TableReader r, DeepClusterOptions& d) {
   r.finish();
 }
 
+void read_deepcluster_v1(TableReader r, DeepClusterV1Options& d) {
+  r.read("pca_dim", d.pca_dim);
+  r.read("kmeans_iterations", d.kmeans_iterations);
+  r.finish();
+}
+
 void read_sela(TableReader r, SelaOptions& s) {
   r.read("lambda", s.lambda);
   r.read("label_steps", s.label_steps);
@@ -394,6 +400,10 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("temperature", dc.temperature);
   w.key("kmeans_iterations", dc.kmeans_iterations);
 
+  w.section("deepcluster_v1");
+  w.key("pca_dim", o.deepcluster_v1.pca_dim);
+  w.key("kmeans_iterations", o.deepcluster_v1.kmeans_iterations);
+
   const auto& s1 = o.sela;
   w.section("sela");
   w.key("lambda", s1.lambda);
@@ -498,6 +508,7 @@ ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) 
   read_swav(top.section("swav"), o.swav);
   read_simclr(top.section("simclr"), o.simclr);
   read_deepcluster(top.section("deepcluster"), o.deepcluster);
+  read_deepcluster_v1(top.section("deepcluster_v1"), o.deepcluster_v1);
   read_sela(top.section("sela"), o.sela);
   read_sela_v2(top.section("sela_v2"), o.sela_v2);
   read_pcl(top.section("pcl"), o.pcl);
@@ -846,8 +857,12 @@ std::string hashed_toml(const ExperimentOptions& options) {
   // out otherwise, so a trial's hash depends on what affects it and the hashes of configs written
   // before the baselines existed stay the same.
   static const std::vector<std::pair<std::string, std::string>> kMethodTables = {
-      {"simclr", "simclr"}, {"deepcluster_v2", "deepcluster"}, {"sela", "sela"},
-      {"sela_v2", "sela_v2"}, {"pcl", "pcl"}};
+      {"simclr", "simclr"},
+      {"deepcluster_v2", "deepcluster"},
+      {"deepcluster_v1", "deepcluster_v1"},
+      {"sela", "sela"},
+      {"sela_v2", "sela_v2"},
+      {"pcl", "pcl"}};
   for (const auto& [method, table] : kMethodTables) {
     if (options.method == method) continue;
     for (const auto& key : valid_keys())
@@ -879,8 +894,8 @@ std::vector<std::string> valid_keys() {
 }
 
 const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods = {"swav", "simclr", "deepcluster_v2", "sela",
-                                                    "sela_v2", "pcl"};
+  static const std::vector<std::string> methods = {
+      "swav", "simclr", "deepcluster_v1", "deepcluster_v2", "sela", "sela_v2", "pcl"};
   return methods;
 }
 

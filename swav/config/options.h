@@ -44,8 +44,8 @@ struct AugmentOptions {
 struct DataOptions {
   std::string format = "image_folder";  // "fashion_mnist" (IDX+gzip), "cifar_binary",
                                         // "image_folder", "synthetic"
-  std::string root;                   // dataset folder (unused for "synthetic")
-  std::string train_split = "train";  // image_folder: sub-folder names of the two splits
+  std::string root;                     // dataset folder (unused for "synthetic")
+  std::string train_split = "train";    // image_folder: sub-folder names of the two splits
   std::string test_split = "val";
   int64_t image_size = 0;   // image_folder: resize every image to this square size (0 = keep;
                             // then all images must share one size)
@@ -92,6 +92,14 @@ struct DeepClusterOptions {
   std::vector<int64_t> crops_for_assign = {0, 1};  // crops whose embeddings fill the memory bank
   double temperature = 0.1;                        // softmax temperature of the cross-entropy
   int64_t kmeans_iterations = 10;                  // Lloyd iterations per head and epoch
+};
+
+/// DeepCluster (v1) (baselines/deepcluster.h): one classifier of model.prototypes[0] clusters on
+/// the backbone, re-created every epoch (the reference: k = 10000 on ImageNet).
+struct DeepClusterV1Options {
+  int64_t pca_dim = 256;  // PCA-whitening dimension of the features before k-means
+  int64_t kmeans_iterations =
+      20;  // Lloyd iterations per epoch (Euclidean, as faiss in the reference)
 };
 
 /// SeLa v1 (baselines/sela.h): self-labelling of the whole training set. One linear classifier
@@ -209,6 +217,7 @@ struct ExperimentOptions {
   SwavOptions swav;
   SimclrOptions simclr;
   DeepClusterOptions deepcluster;
+  DeepClusterV1Options deepcluster_v1;
   SelaOptions sela;
   SelaV2Options sela_v2;
   PclOptions pcl;

@@ -223,6 +223,13 @@ void check_baselines(const Checker& c, const ExperimentOptions& o) {
     c.positive(d.temperature, "deepcluster.temperature");
     c.at_least(d.kmeans_iterations, 1, "deepcluster.kmeans_iterations");
   }
+  if (o.method == "deepcluster_v1") {
+    const auto& d = o.deepcluster_v1;
+    c.at_least(d.pca_dim, 1, "deepcluster_v1.pca_dim");
+    c.at_least(d.kmeans_iterations, 1, "deepcluster_v1.kmeans_iterations");
+    c.require(o.model.prototypes.size() == 1, "model.prototypes", toml_array(o.model.prototypes),
+              "method 'deepcluster_v1' has one classifier: give one cluster count, e.g. [10000]");
+  }
   if (o.method == "sela") {
     const auto& s = o.sela;
     c.positive(s.lambda, "sela.lambda");

@@ -23,8 +23,16 @@ std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint6
   for (int64_t i = dataset_size - 1; i > 0; --i) {  // Fisher-Yates
     std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
   }
+  return shard_order(order, batch_size, rank, world_size);
+}
+
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batch_size,
+                                 int64_t rank, int64_t world_size) {
+  TORCH_CHECK(batch_size > 0 && world_size > 0 && rank >= 0 && rank < world_size,
+              "shard_order: bad arguments");
   // Every rank gets the same number of full batches; rank r takes the r-th contiguous share.
-  const int64_t per_rank = dataset_size / (batch_size * world_size) * batch_size;
+  const auto size = static_cast<int64_t>(order.size());
+  const int64_t per_rank = size / (batch_size * world_size) * batch_size;
   return {order.begin() + rank * per_rank, order.begin() + (rank + 1) * per_rank};
 }
 
@@ -83,6 +91,13 @@ struct EpochLoader::State {
 EpochLoader::EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size,
                          uint64_t seed, int64_t epoch, int64_t prefetch, int64_t rank,
                          int64_t world_size, bool render_views)
+    : EpochLoader(set, crops, batch_size,
+                  epoch_order(set.size(), batch_size, seed, epoch, rank, world_size), epoch,
+                  prefetch, render_views) {}
+
+EpochLoader::EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size,
+                         std::vector<int64_t> order, int64_t epoch, int64_t prefetch,
+                         bool render_views)
     : state_(std::make_unique<State>(set, crops)) {
   TORCH_CHECK(set.labels.defined() && set.labels.scalar_type() == torch::kInt64 &&
                   set.labels.is_contiguous() && set.labels.numel() == set.size(),
@@ -91,7 +106,11 @@ EpochLoader::EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t ba
   state_->epoch = epoch;
   state_->prefetch = std::max<int64_t>(1, prefetch);
   state_->render = render_views;
-  state_->order = epoch_order(set.size(), batch_size, seed, epoch, rank, world_size);
+  for (int64_t i : order) {
+    TORCH_CHECK(i >= 0 && i < set.size(), "EpochLoader: sample index ", i, " outside the set of ",
+                set.size());
+  }
+  state_->order = std::move(order);
   State* s = state_.get();
   s->producer = std::thread([s] { s->produce(); });
 }

@@ -30,6 +30,11 @@ class EpochLoader {
   EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size, uint64_t seed,
               int64_t epoch, int64_t prefetch = 2, int64_t rank = 0, int64_t world_size = 1,
               bool render_views = true);
+  /// The same over a given order (this rank's share, e.g. from shard_order): batches are its
+  /// consecutive blocks of batch_size; a trailing partial batch is dropped. Indices may repeat.
+  EpochLoader(const ImageSet& set, const MultiCrop& crops, int64_t batch_size,
+              std::vector<int64_t> order, int64_t epoch, int64_t prefetch = 2,
+              bool render_views = true);
   ~EpochLoader();
   EpochLoader(const EpochLoader&) = delete;
   EpochLoader& operator=(const EpochLoader&) = delete;
@@ -49,5 +54,10 @@ class EpochLoader {
 /// takes the r-th contiguous block of len / world_size entries.
 std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint64_t seed,
                                  int64_t epoch, int64_t rank = 0, int64_t world_size = 1);
+
+/// This rank's share of an epoch's full order, as epoch_order takes it: the order truncated to a
+/// multiple of batch_size * world_size, rank r taking the r-th contiguous block.
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batch_size,
+                                 int64_t rank = 0, int64_t world_size = 1);
 
 }  // namespace swav

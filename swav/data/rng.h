@@ -76,6 +76,6 @@ class Rng {
 };
 
 /// Stream domains, so that e.g. the epoch order and crop 0 of sample 0 never share a stream.
-enum class Stream : uint64_t { kCrop = 1, kEpochOrder = 2, kSynthetic = 3 };
+enum class Stream : uint64_t { kCrop = 1, kEpochOrder = 2, kSynthetic = 3, kClusterSampling = 4 };
 
 }  // namespace swav::data

@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 
+#include "baselines/deepcluster.h"
 #include "baselines/deepcluster_v2.h"
 #include "baselines/pcl.h"
 #include "baselines/sela.h"
@@ -23,6 +24,10 @@ const std::map<std::string, Factory>& registry() {
                   int64_t) { return std::make_unique<SwavMethod>(o, channels); }},
       {"simclr", [](const ExperimentOptions& o, int64_t channels,
                     int64_t) { return std::make_unique<SimclrMethod>(o, channels); }},
+      {"deepcluster_v1",
+       [](const ExperimentOptions& o, int64_t channels, int64_t n) {
+         return std::make_unique<DeepClusterMethod>(o, channels, n);
+       }},
       {"deepcluster_v2",
        [](const ExperimentOptions& o, int64_t channels, int64_t n) {
          return std::make_unique<DeepClusterV2Method>(o, channels, n);

@@ -25,7 +25,7 @@ struct StepContext {
   int64_t iters_per_epoch = 0;
   int64_t global_batch = 0;  // batch size x world size
   double lr = 0;
-  bool channels_last = false;  // convolution inputs in NHWC (train.channels_last)
+  bool channels_last = false;           // convolution inputs in NHWC (train.channels_last)
   const ImageSet* train_set = nullptr;  // the training split (methods that pass over all of it:
                                         // DeepCluster, SeLa, PCL); set by the Trainer
 };
@@ -63,6 +63,11 @@ class Method {
   virtual void on_train_start(const ImageSet& train, StepContext& ctx) {}
   /// Called at the start of every epoch (also the first after a resume).
   virtual void on_epoch_start(StepContext& ctx) {}
+  /// The epoch's samples when the method chooses them (DeepCluster draws them uniformly over its
+  /// clusters), called after on_epoch_start: exactly one entry per training image (indices into
+  /// the training set, repeats allowed), the same on every process; the Trainer takes each
+  /// process's share as it does of its own order. Empty (the default): a seeded permutation.
+  virtual std::vector<int64_t> epoch_samples(const StepContext& ctx) { return {}; }
   /// Forward the crops of one batch and return the loss.
   virtual StepOutput step(const Batch& batch, StepContext& ctx) = 0;
   /// Between backward and the optimiser step (e.g. SwAV drops prototype gradients while frozen).

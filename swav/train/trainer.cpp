@@ -169,9 +169,19 @@ TrainSummary Trainer::fit() {
     ctx.epoch = epoch;
     method_.module().train();
     method_.on_epoch_start(ctx);
-    EpochLoader loader(train_, crops, train.batch_size, static_cast<uint64_t>(train.seed), epoch,
-                       options_.augment.prefetch, collective_.rank(), world,
-                       /*render_views=*/device_crops == nullptr);
+    std::vector<int64_t> order = method_.epoch_samples(ctx);
+    if (order.empty()) {
+      order = epoch_order(train_.size(), train.batch_size, static_cast<uint64_t>(train.seed), epoch,
+                          collective_.rank(), world);
+    } else {
+      // Same length as the permutation, so iters_per_epoch and the lr schedule do not change.
+      TORCH_CHECK(static_cast<int64_t>(order.size()) == train_.size(), "method '", method_.name(),
+                  "': epoch_samples gave ", order.size(), " samples for ", train_.size(),
+                  " images");
+      order = shard_order(order, train.batch_size, collective_.rank(), world);
+    }
+    EpochLoader loader(train_, crops, train.batch_size, std::move(order), epoch,
+                       options_.augment.prefetch, /*render_views=*/device_crops == nullptr);
     auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     int64_t step = 0;
     double last_loss = std::nan("");

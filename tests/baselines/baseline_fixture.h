@@ -18,6 +18,7 @@ inline ExperimentOptions tiny_baseline(const std::string& method) {
   ExperimentOptions o = tiny_experiment();
   o.method = method;
   o.model.prototypes = {12, 10};
+  if (method == "deepcluster_v1") o.model.prototypes = {12};  // one classifier
   o.optim.exclude_bias_bn = method == "simclr";
   o.pcl.queue_length = 64;
   o.pcl.warmup_epochs = 1;

@@ -12,7 +12,8 @@ using namespace swav;
 
 namespace {
 
-const std::vector<std::string> kBaselines = {"simclr", "deepcluster_v2", "sela", "sela_v2", "pcl"};
+const std::vector<std::string> kBaselines = {"simclr", "deepcluster_v1", "deepcluster_v2",
+                                             "sela",   "sela_v2",        "pcl"};
 
 std::vector<double> epoch_losses(const TrainSummary& s) {
   std::vector<double> out;
@@ -50,7 +51,7 @@ TEST_CASE("every baseline builds from its default config", "[baselines]") {
     CHECK(method->encoder() != nullptr);
     CHECK_FALSE(method->parameters().empty());
   }
-  CHECK(method_names().size() == 6);
+  CHECK(method_names().size() == 7);
 }
 
 TEST_CASE("every baseline's loss falls on synthetic data", "[baselines][slow]") {
@@ -71,7 +72,10 @@ TEST_CASE("every baseline's loss falls on synthetic data", "[baselines][slow]") 
     // Compared from the second epoch: during the first, PCL's queue still holds its random
     // initial vectors (easy negatives), so its first-epoch loss is not comparable.
     INFO(name << ": epoch 1 " << l[1] << " last " << l.back());
-    CHECK(l.back() < l[1] - 0.05);
+    // DeepCluster v1 re-clusters and re-creates its classifier every epoch, so each epoch's loss
+    // starts again near log K and epoch means are not comparable; its fall under fixed labels is
+    // checked in test_deepcluster_v1.cpp.
+    if (name != "deepcluster_v1") CHECK(l.back() < l[1] - 0.05);
     for (double v : l) CHECK(std::isfinite(v));
     if (name != "simclr") {
       const double usage = metric(summary.epoch_metrics.back(), "prototype_usage");

@@ -66,7 +66,8 @@ TEST_CASE("the CPU ablations are small sweeps; the GPU ablations sweep the same 
     const auto gpu = swav::load_plan(dir + "ablation_" + name + ".toml");
     CHECK(cpu.axes.size() >= 1);
     CHECK(cpu.trials.size() >= 3);
-    CHECK(cpu.trials.size() <= 4);
+    // The multi-crop ablation crosses 4 methods with 2 crop settings; the others sweep one axis.
+    CHECK(cpu.trials.size() <= (name == std::string("multicrop") ? 8u : 4u));
     for (const auto& t : cpu.trials) {
       CHECK(t.options.train.device == "cpu");
       CHECK(t.options.train.epochs <= 2);
