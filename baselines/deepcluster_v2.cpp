@@ -27,8 +27,8 @@ DeepClusterV2Method::DeepClusterV2Method(const ExperimentOptions& options, int64
       network_(options.model, in_channels) {
   for (int64_t k : options.model.prototypes) {
     if (k > dataset_size) {
-      fail("model.prototypes: {} clusters asked for, but the training set has only {} images",
-           k, dataset_size);
+      fail("model.prototypes: {} clusters asked for, but the training set has only {} images", k,
+           dataset_size);
     }
   }
   const auto heads = static_cast<int64_t>(options.model.prototypes.size());
@@ -69,7 +69,11 @@ void DeepClusterV2Method::on_train_start(const ImageSet& train, StepContext& ctx
   }
 }
 
-void DeepClusterV2Method::assign(StepContext& ctx) {
+torch::Tensor DeepClusterV2Method::assign(const torch::Tensor& images) {
+  return network_->forward({images}).second.at(0).argmax(1);
+}
+
+void DeepClusterV2Method::cluster(StepContext& ctx) {
   torch::NoGradGuard no_grad;
   const int64_t n_assign = bank_.size(0);
   for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
@@ -93,7 +97,7 @@ void DeepClusterV2Method::on_epoch_start(StepContext& ctx) {
     if (ctx.train_set == nullptr) fail("method '{}': no training set to fill the bank", name());
     on_train_start(*ctx.train_set, ctx);
   }
-  assign(ctx);
+  cluster(ctx);
   used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
                                   torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
 }

@@ -46,6 +46,9 @@ class DeepClusterV2Method : public Method {
   /// crop during the epoch (as SwAV); "cluster_usage": share of head 0's clusters that are
   /// non-empty in this epoch's assignment.
   Scalars on_epoch_end(StepContext& ctx) override;
+  /// Head 0's argmax prototype (for DeepCluster-v2 the nearest centroid of the last clustering).
+  torch::Tensor assign(const torch::Tensor& images) override;
+  int64_t num_clusters() const override { return options_.model.prototypes.at(0); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
@@ -64,7 +67,7 @@ class DeepClusterV2Method : public Method {
   DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size,
                       BankOptions bank_options);
   /// Recomputes assignments_ (and, for DeepCluster-v2, the prototypes) from the bank.
-  virtual void assign(StepContext& ctx);
+  virtual void cluster(StepContext& ctx);
 
   const ExperimentOptions options_;
   BankOptions bank_options_;

@@ -24,7 +24,8 @@ torch::Tensor pcl_concentration(const torch::Tensor& distances, const torch::Ten
   const double largest =
       several.any().item<bool>() ? phi.masked_select(several).max().item<double>() : 1.0;
   phi = torch::where(several, phi, torch::full_like(phi, largest));
-  phi = phi.clamp(torch::quantile(phi, 0.1).item<double>(), torch::quantile(phi, 0.9).item<double>());
+  phi =
+      phi.clamp(torch::quantile(phi, 0.1).item<double>(), torch::quantile(phi, 0.9).item<double>());
   return temperature * phi / phi.mean();
 }
 
@@ -120,8 +121,7 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
   const auto negatives = queue_.clone();
   torch::Tensor info_nce;
   for (const auto& qv : q) {
-    auto logits =
-        torch::cat({(qv * k).sum(1, /*keepdim=*/true), torch::mm(qv, negatives.t())}, 1);
+    auto logits = torch::cat({(qv * k).sum(1, /*keepdim=*/true), torch::mm(qv, negatives.t())}, 1);
     auto l = F::cross_entropy(logits / p.temperature, zero);
     info_nce = info_nce.defined() ? info_nce + l : l;
   }
@@ -140,7 +140,8 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
       free.index_fill_(0, positives, false);
       auto candidates = torch::nonzero(free).flatten();
       const int64_t r = std::min(p.negative_prototypes, candidates.size(0));
-      auto sampled = candidates.index_select(0, torch::randperm(candidates.size(0)).narrow(0, 0, r));
+      auto sampled =
+          candidates.index_select(0, torch::randperm(candidates.size(0)).narrow(0, 0, r));
       auto pos_dev = positives.to(ctx.device), neg_dev = sampled.to(ctx.device);
       for (const auto& qv : q) {
         auto l = proto_nce(qv, centroids_[g], concentration_[g], pos_dev, neg_dev);
@@ -164,6 +165,11 @@ Scalars PclMethod::on_epoch_end(StepContext& ctx) {
   const int64_t K = centroids_[0].size(0);
   auto counts = torch::bincount(sample_clusters_[0], {}, K);
   return {{"prototype_usage", counts.gt(0).to(torch::kFloat64).mean().item<double>()}};
+}
+
+torch::Tensor PclMethod::assign(const torch::Tensor& images) {
+  const auto q = network_->query->forward({images});
+  return q.matmul(centroids_.at(0).to(q.device(), q.scalar_type()).t()).argmax(1);
 }
 
 void PclMethod::save_state(torch::serialize::OutputArchive& archive) const {

@@ -61,6 +61,10 @@ class PclMethod : public Method {
   StepOutput step(const Batch& batch, StepContext& ctx) override;
   /// "prototype_usage": share of non-empty clusters at the first granularity (after warm-up).
   Scalars on_epoch_end(StepContext& ctx) override;
+  /// The nearest centroid (cosine) of the first granularity to the query embedding; no clusters
+  /// (num_clusters() 0) before the warm-up ends.
+  torch::Tensor assign(const torch::Tensor& images) override;
+  int64_t num_clusters() const override { return centroids_.empty() ? 0 : centroids_[0].size(0); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;

@@ -77,13 +77,15 @@ std::vector<int64_t> sela_label_epochs(int64_t epochs, int64_t label_steps,
 SelaNetworkImpl::SelaNetworkImpl(const ModelOptions& options, int64_t in_channels) {
   backbone = register_module("backbone", make_backbone(options, in_channels));
   heads = register_module("heads", torch::nn::ModuleList());
-  for (int64_t k : options.prototypes) heads->push_back(torch::nn::Linear(backbone->feature_dim(), k));
+  for (int64_t k : options.prototypes)
+    heads->push_back(torch::nn::Linear(backbone->feature_dim(), k));
 }
 
 std::vector<torch::Tensor> SelaNetworkImpl::forward(const torch::Tensor& x) {
   auto features = backbone->forward(x);
   std::vector<torch::Tensor> logits;
-  for (const auto& head : *heads) logits.push_back(head->as<torch::nn::Linear>()->forward(features));
+  for (const auto& head : *heads)
+    logits.push_back(head->as<torch::nn::Linear>()->forward(features));
   return logits;
 }
 
@@ -117,12 +119,13 @@ void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
                               options_.augment.std)
                  .to(device);
     auto logits = network_->forward(x);
-    for (int64_t h = 0; h < heads; ++h) probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
+    for (int64_t h = 0; h < heads; ++h)
+      probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
   }
   network_->train(was_training);
   for (int64_t h = 0; h < heads; ++h) {
-    labels_[h].copy_(sela_labels(torch::cat(probs[h]), options_.sela.lambda,
-                                 options_.sela.sinkhorn_tolerance));
+    labels_[h].copy_(
+        sela_labels(torch::cat(probs[h]), options_.sela.lambda, options_.sela.sinkhorn_tolerance));
   }
 }
 
@@ -133,8 +136,8 @@ void SelaMethod::on_epoch_start(StepContext& ctx) {
   }
   used_ = torch::zeros({options_.model.prototypes[0]},
                        torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
-  const auto epochs = sela_label_epochs(options_.train.epochs, options_.sela.label_steps,
-                                        options_.sela.schedule);
+  const auto epochs =
+      sela_label_epochs(options_.train.epochs, options_.sela.label_steps, options_.sela.schedule);
   if (!std::binary_search(epochs.begin(), epochs.end(), ctx.epoch)) return;
   if (ctx.train_set == nullptr) fail("method 'sela': no training set to label");
   relabel(*ctx.train_set, ctx.device);
@@ -150,7 +153,8 @@ StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
   while (begin < crops.size()) {
     size_t end = begin + 1;
     while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
-    auto out = network_->forward(torch::cat(std::vector<torch::Tensor>(crops.begin() + begin, crops.begin() + end)));
+    auto out = network_->forward(
+        torch::cat(std::vector<torch::Tensor>(crops.begin() + begin, crops.begin() + end)));
     for (size_t h = 0; h < out.size(); ++h) logits[h].push_back(out[h]);
     begin = end;
   }
@@ -168,6 +172,10 @@ StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
 Scalars SelaMethod::on_epoch_end(StepContext& ctx) {
   if (!used_.defined()) return {};
   return {{"prototype_usage", used_.to(torch::kFloat64).mean().item<double>()}};
+}
+
+torch::Tensor SelaMethod::assign(const torch::Tensor& images) {
+  return network_->forward(images).at(0).argmax(1);
 }
 
 void SelaMethod::save_state(torch::serialize::OutputArchive& archive) const {

@@ -70,6 +70,9 @@ class SelaMethod : public Method {
   /// "prototype_usage": share of head 0's clusters that were the argmax of at least one crop
   /// during the epoch.
   Scalars on_epoch_end(StepContext& ctx) override;
+  /// Head 0's argmax class.
+  torch::Tensor assign(const torch::Tensor& images) override;
+  int64_t num_clusters() const override { return options_.model.prototypes.at(0); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;

@@ -6,11 +6,12 @@ namespace swav {
 
 SelaV2Method::SelaV2Method(const ExperimentOptions& options, int64_t in_channels,
                            int64_t dataset_size)
-    : DeepClusterV2Method(options, in_channels, dataset_size,
-                          {options.sela_v2.crops_for_assign, options.sela_v2.temperature, "sela_v2"}),
+    : DeepClusterV2Method(
+          options, in_channels, dataset_size,
+          {options.sela_v2.crops_for_assign, options.sela_v2.temperature, "sela_v2"}),
       sela_(options.sela_v2) {}
 
-void SelaV2Method::assign(StepContext& ctx) {
+void SelaV2Method::cluster(StepContext& ctx) {
   torch::NoGradGuard no_grad;
   network_->prototypes->normalize();
   const int64_t n_assign = bank_.size(0);

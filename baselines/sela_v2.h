@@ -28,7 +28,7 @@ class SelaV2Method : public DeepClusterV2Method {
   StepOutput step(const Batch& batch, StepContext& ctx) override;
 
  protected:
-  void assign(StepContext& ctx) override;
+  void cluster(StepContext& ctx) override;
 
  private:
   SelaV2Options sela_;

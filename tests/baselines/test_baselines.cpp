@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 
 #include "baseline_fixture.h"
+#include "eval/evaluate.h"
 #include "swav/config/config.h"
 #include "swav/train/trainer.h"
 
@@ -125,5 +127,41 @@ TEST_CASE("every baseline trains with a single crop size and with multi-crop", "
       REQUIRE(summary.epoch_metrics.size() == 2);
       CHECK(std::isfinite(summary.epoch_metrics.back().front().second));
     }
+  }
+}
+
+TEST_CASE("every clustering baseline reports cluster quality", "[baselines][eval][clusters]") {
+  // NMI/ARI/usage of the argmax cluster on the test set: the head-0 prototypes or classifier for
+  // DeepCluster, SeLa and their v2s; PCL's nearest first-granularity centroid, once it has some.
+  for (const auto& name : kBaselines) {
+    if (name == "simclr") continue;  // no clusters
+    INFO(name);
+    auto options = test::tiny_baseline(name);
+    options.train.epochs = 2;  // PCL clusters at the start of epoch 1, after its warm-up epoch
+    const auto train_set = load_split(options.data, Split::kTrain);
+    const auto test_set = load_split(options.data, Split::kTest);
+    torch::manual_seed(4);
+    auto method = make_method(options, train_set.channels(), train_set.size());
+    if (name == "pcl") CHECK(method->num_clusters() == 0);
+    Trainer trainer(options, *method, train_set, "");
+    trainer.set_progress(false);
+    trainer.fit();
+    const int64_t K = name == "pcl" ? options.pcl.clusters[0] : options.model.prototypes[0];
+    REQUIRE(method->num_clusters() == K);
+    const auto rows = evaluate_clusters(*method, test_set, options.augment.mean,
+                                        options.augment.std, "t", torch::kCPU, 7);
+    REQUIRE(rows.size() == 5);
+    torch::NoGradGuard no_grad;
+    method->module().eval();
+    const auto ids = method->assign(
+        normalize_images(test_set.images, options.augment.mean, options.augment.std));
+    REQUIRE(ids.numel() == test_set.size());
+    CHECK(ids.ge(0).all().item<bool>());
+    CHECK(ids.lt(K).all().item<bool>());
+    const std::set<int64_t> used(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+    CHECK(rows[2].metric == "used");
+    CHECK(rows[2].value == static_cast<double>(used.size()));  // batches of 7 agree with one batch
+    CHECK(rows[0].value >= 0);
+    CHECK(rows[0].value <= 1);
   }
 }

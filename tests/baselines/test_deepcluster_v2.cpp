@@ -44,8 +44,7 @@ TEST_CASE("DeepCluster-v2 fills its bank, and its prototypes are the normalised 
   }
   // The prototypes are not trained.
   for (const auto& p : method.parameters())
-    for (int64_t h = 0; h < 2; ++h)
-      CHECK_FALSE(p.is_same(method.network()->prototypes->weight(h)));
+    for (int64_t h = 0; h < 2; ++h) CHECK_FALSE(p.is_same(method.network()->prototypes->weight(h)));
 }
 
 TEST_CASE("DeepCluster-v2 loss is the cross-entropy of every crop against its cluster id",
@@ -69,8 +68,10 @@ TEST_CASE("DeepCluster-v2 loss is the cross-entropy of every crop against its cl
   CHECK(loss == Approx(expected).epsilon(1e-5));
   // The batch's crop-0 and crop-1 embeddings replaced its bank rows; the rest is untouched.
   const int64_t B = batch.indices.size(0);
-  CHECK(torch::allclose(method.bank()[0].index_select(0, batch.indices), z.narrow(0, 0, B), 1e-5, 1e-5));
-  CHECK(torch::allclose(method.bank()[1].index_select(0, batch.indices), z.narrow(0, B, B), 1e-5, 1e-5));
+  CHECK(torch::allclose(method.bank()[0].index_select(0, batch.indices), z.narrow(0, 0, B), 1e-5,
+                        1e-5));
+  CHECK(torch::allclose(method.bank()[1].index_select(0, batch.indices), z.narrow(0, B, B), 1e-5,
+                        1e-5));
   auto untouched = torch::ones({train.size()}, torch::kBool).index_fill_(0, batch.indices, false);
   CHECK(torch::equal(method.bank()[0].index({untouched}), bank_before[0].index({untouched})));
 }

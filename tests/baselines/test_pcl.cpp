@@ -89,7 +89,8 @@ TEST_CASE("PCL key network follows the query by EMA; keys enter the queue FIFO",
   opt.step();
   // Keys of crop 1 by the key network now sit at the queue's front; the rest is unchanged.
   auto queue1 = method.queue().clone();
-  CHECK(torch::equal(queue1.narrow(0, B, queue1.size(0) - B), queue0.narrow(0, B, queue0.size(0) - B)));
+  CHECK(torch::equal(queue1.narrow(0, B, queue1.size(0) - B),
+                     queue0.narrow(0, B, queue0.size(0) - B)));
   CHECK(torch::allclose(queue1.narrow(0, 0, B).norm(2, 1), torch::ones({B}), 1e-5, 1e-5));
 
   std::vector<torch::Tensor> key_before, query_now;
@@ -122,7 +123,8 @@ TEST_CASE("PCL clusters the whole set after the warm-up and adds ProtoNCE", "[ba
     auto norms = method.centroids()[g].norm(2, 1);
     CHECK(torch::allclose(norms, torch::ones_like(norms), 1e-5, 1e-5));
     CHECK(method.sample_clusters()[g].size(0) == train.size());
-    CHECK(method.concentration()[g].mean().item<double>() == Approx(o.pcl.temperature).epsilon(1e-5));
+    CHECK(method.concentration()[g].mean().item<double>() ==
+          Approx(o.pcl.temperature).epsilon(1e-5));
   }
   auto out = method.step(test::tiny_batches(o, train, 1, 1)[0], ctx);
   bool has_proto = false;
