@@ -53,6 +53,7 @@ Stat summarize(const std::vector<double>& values);
 
 struct Row {
   std::vector<std::string> labels;  // one per row key, display form
+  std::vector<std::string> settings;  // one per setting key, display form
   std::vector<int64_t> run_ids;     // the runs (seeds) pooled in this row, ascending
   std::vector<Stat> cells;          // one per column
 };
@@ -63,6 +64,11 @@ struct Table {
   std::string title;
   std::vector<std::string> row_keys;    // config keys that vary (dotted paths)
   std::vector<std::string> row_titles;  // their headers
+  // When the method varies: keys whose value the method alone fixes (each method's own heads,
+  // learning rate, ...). They are each method's settings, not an ablation axis, so they make no
+  // rows; Markdown lists them in a second table, LaTeX in comments, CSV as extra columns.
+  std::vector<std::string> setting_keys;
+  std::vector<std::string> setting_titles;
   std::vector<Column> columns;
   std::vector<Row> rows;
 };

@@ -166,6 +166,51 @@ TEST_CASE("layouts follow the keys that vary", "[report]") {
   CHECK_THROWS_WITH(flatten_config("a = [", "run 3"), Catch::Contains("run 3"));
 }
 
+TEST_CASE("a method comparison lists each method's own settings apart from its rows", "[report]") {
+  // Methods with their own heads and learning rates (as in experiments/baselines.toml): a method
+  // comparison, one row per method; a key that varies within a method stays an axis.
+  auto base = test::tiny_experiment();
+  std::vector<RunData> runs;
+  auto add = [&](ExperimentOptions o, const std::string& method) {
+    RunData r;
+    r.run.id = static_cast<int64_t>(runs.size() + 1);
+    std::string text = to_toml(o);
+    text.replace(text.find("method = \"swav\""), 15, "method = \"" + method + "\"");
+    r.config = flatten_config(text, "test");
+    r.evals["knn/top1_k20"] = 0.5 + 0.1 * static_cast<double>(runs.size());
+    runs.push_back(r);
+  };
+  auto simclr = base;
+  simclr.model.prototypes = {30};
+  simclr.optim.base_lr = 0.3;
+  add(base, "swav");
+  add(simclr, "simclr");
+  add(simclr, "simclr");  // a second seed
+  Table t = build_table("cmp", runs);
+  CHECK(t.layout == "method");
+  CHECK(t.row_keys == std::vector<std::string>{"method"});
+  CHECK(t.setting_titles == std::vector<std::string>{"Prototypes", "optim.base_lr"});
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.rows[0].labels[0] == "simclr");
+  CHECK(t.rows[0].settings == std::vector<std::string>{"30", "0.3"});
+  CHECK(t.rows[0].run_ids.size() == 2);
+  const std::string md = render(t, Format::kMarkdown);
+  CHECK_THAT(md, Catch::Contains("| Method | Prototypes | optim.base_lr |"));
+  CHECK_THAT(md, Catch::Contains("| swav | 12 | ") && Catch::Contains("| simclr | 30 | 0.3 |"));
+  CHECK_THAT(render(t, Format::kCsv), Catch::StartsWith("Method,Prototypes,optim.base_lr,n,"));
+  CHECK_THAT(render(t, Format::kLatex),
+             Catch::Contains("% settings of simclr: Prototypes = 30, optim.base_lr = 0.3"));
+
+  // Prototypes varying within a method: still an ablation axis, not a setting.
+  auto more = simclr;
+  more.model.prototypes = {60};
+  add(more, "simclr");
+  t = build_table("cmp", runs);
+  CHECK(t.layout == "prototypes");
+  CHECK(t.row_keys == std::vector<std::string>{"method", "model.prototypes"});
+  CHECK(t.setting_keys == std::vector<std::string>{"optim.base_lr"});
+}
+
 TEST_CASE("plots: loss per run and accuracy against a numeric swept key, deterministic",
           "[report]") {
   test::TempDir dir;
