@@ -29,9 +29,10 @@ torch::Tensor global_max(const torch::Tensor& scores, Collective& collective) {
 }
 
 // The CPU kernels below are plain loops the compiler vectorises; on x86-64 they are also built for
-// AVX2 and picked at load time (target_clones), since the default build targets SSE2 only.
+// x86-64-v3 (AVX2 with FMA) and plain AVX2 and picked at load time (target_clones), since the
+// default build targets SSE2 only.
 #if defined(__x86_64__) && defined(__GNUC__)
-#define SWAV_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define SWAV_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "avx2", "default")))
 #else
 #define SWAV_VECTOR_CLONES
 #endif
@@ -77,30 +78,35 @@ SWAV_VECTOR_CLONES void exp_rows(const float* __restrict__ s, float* __restrict_
   }
 }
 
-// Rows of the block: c = sum_k q[k] * a[k]; q[k] <- q[k] * a[k] * (1 / (col_factor * c)); part[k]
-// += the new q[k] unless part is null. Eight accumulators for c, since the compiler may not
-// reorder a single float accumulator's additions.
-SWAV_VECTOR_CLONES void scale_rows(float* __restrict__ q, const float* __restrict__ a,
-                                   float* __restrict__ part, int64_t rows, int64_t K,
-                                   float col_factor) {
+// sum_k q[k] * u[k] with eight accumulators (the compiler may not reorder one float accumulator).
+inline float row_dot(const float* __restrict__ q, const float* __restrict__ u, int64_t K) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += q[k + j] * u[k + j];
+  }
+  float c = 0;
+  for (; k < K; ++k) c += q[k] * u[k];
+  return c + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+// One read-only Sinkhorn iteration over rows of E: d = sum_k E[k] u[k], v = 1 / (B d), and
+// part[k] += v E[k] (the rows' contribution to the next per-prototype sums).
+SWAV_VECTOR_CLONES void accumulate_rows(const float* __restrict__ e, const float* __restrict__ u,
+                                        float* __restrict__ part, int64_t rows, int64_t K,
+                                        float B) {
+  for (int64_t r = 0; r < rows; ++r, e += K) {
+    const float v = 1.0f / (B * row_dot(e, u, K));
+    for (int64_t k = 0; k < K; ++k) part[k] += v * e[k];
+  }
+}
+
+// The last iteration, in place: q[k] <- q[k] u[k] / sum_j q[j] u[j] (each row sums to 1).
+SWAV_VECTOR_CLONES void finish_rows(float* __restrict__ q, const float* __restrict__ u,
+                                    int64_t rows, int64_t K) {
   for (int64_t r = 0; r < rows; ++r, q += K) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-      for (int j = 0; j < 8; ++j) acc[j] += q[k + j] * a[k + j];
-    }
-    float c = 0;
-    for (; k < K; ++k) c += q[k] * a[k];
-    c += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    const float col = 1.0f / (col_factor * c);
-    if (part == nullptr) {
-      for (k = 0; k < K; ++k) q[k] = q[k] * a[k] * col;
-    } else {
-      for (k = 0; k < K; ++k) {
-        q[k] = q[k] * a[k] * col;
-        part[k] += q[k];
-      }
-    }
+    const float inv = 1.0f / row_dot(q, u, K);
+    for (int64_t k = 0; k < K; ++k) q[k] = q[k] * u[k] * inv;
   }
 }
 
@@ -188,30 +194,35 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
     return Q.mul_(static_cast<double>(B) / total);
   }
 
-  // Dividing E by its total first is cancelled exactly by the first row normalisation, so the
-  // stored matrix stays E until then: a[k] = 1 / (K * rowsum_k) applies to E as to E / total.
-  std::vector<float> a(static_cast<size_t>(K));
+  // The iterations keep E and two scaling vectors instead of rescaling Q in place: Q = diag(v) E
+  // diag(u) with u[k] = 1 / (K * colsum[k]) and v[b] = 1 / (B * sum_k E[b, k] u[k]), where colsum
+  // is the per-prototype sum of diag(v) E from the previous iteration (of E itself at first; the
+  // division by the total is cancelled by the first normalisation). So every iteration but the
+  // last only reads E, and the last writes Q[b, k] = E[b, k] u[k] / sum_j E[b, j] u[j] in place
+  // (that is B v[b] E[b, k] u[k]: the final * B folded in, each row summing to 1).
+  std::vector<float> u(static_cast<size_t>(K));
   for (int64_t it = 0; it < iterations; ++it) {
     const double* sums = proto_sums.data_ptr<double>();
     for (int64_t k = 0; k < K; ++k)
-      a[k] = static_cast<float>(1.0 / (static_cast<double>(K) * sums[k]));
-    const bool last = it + 1 == iterations;
-    // Q[b, k] <- Q[b, k] * a[k] / (B * c_b) with c_b = sum_k Q[b, k] * a[k]; the last iteration
-    // folds in the final * B.
+      u[k] = static_cast<float>(1.0 / (static_cast<double>(K) * sums[k]));
+    if (it + 1 == iterations) break;
     at::parallel_for(0, blocks, 1, [&](int64_t blk0, int64_t blk1) {
       for (int64_t blk = blk0; blk < blk1; ++blk) {
-        float* part = last ? nullptr : partial.data() + blk * K;
-        if (part != nullptr) std::fill(part, part + K, 0.0f);
+        float* part = partial.data() + blk * K;
+        std::fill(part, part + K, 0.0f);
         auto [r0, r1] = block_rows(blk);
-        scale_rows(q_data + r0 * K, a.data(), part, r1 - r0, K,
-                   last ? 1.0f : static_cast<float>(B));
+        accumulate_rows(q_data + r0 * K, u.data(), part, r1 - r0, K, static_cast<float>(B));
       }
     });
-    if (!last) {
-      proto_sums = reduce_partials(partial, blocks, K);
-      collective.all_reduce_sum(proto_sums);
-    }
+    proto_sums = reduce_partials(partial, blocks, K);
+    collective.all_reduce_sum(proto_sums);
   }
+  at::parallel_for(0, blocks, 1, [&](int64_t blk0, int64_t blk1) {
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      auto [r0, r1] = block_rows(blk);
+      finish_rows(q_data + r0 * K, u.data(), r1 - r0, K);
+    }
+  });
   return Q;
 }
 

@@ -36,11 +36,13 @@ enum class SinkhornImpl {
 /// Same equations, inputs and result as sinkhorn() (agreement to about 1e-6 relative; only the
 /// rounding differs). Works on the [B_local, K] row-major layout directly, never transposing:
 ///   pass 0:        E = exp((S - max) / epsilon), accumulating the per-prototype sums of E;
-///   per iteration: one pass over the rows; each row (in cache) gets its sum of Q[b, k] * a[k]
-///                  with a = 1 / (K * rowsum), is scaled, and adds into the next per-prototype
-///                  sums.
+///   iterations:    Q = diag(v) E diag(u) is kept as E and two scaling vectors, u = 1 / (K *
+///                  per-prototype sums), v = 1 / (B * row sums of E u): every iteration but the
+///                  last only reads E (a row's dot product with u, then its share of the next
+///                  per-prototype sums), and the last writes Q = E u / (row sum) in place.
 /// exp is a vectorised polynomial (within about 2 ulp of libm, subnormals included), and the row
-/// kernels are also built for AVX2, chosen at load time.
+/// kernels are also built for x86-64-v3 (AVX2 + FMA) and AVX2, chosen at load time. The loops are
+/// split over LibTorch's intra-op threads (at::parallel_for; this file is compiled with OpenMP).
 /// The K-vector of per-prototype sums is all-reduced once per iteration; the total is the sum of
 /// the all-reduced K-vector. Rows are split into a fixed number of blocks (at::parallel_for) whose
 /// partial sums are added in a fixed order, so the result does not depend on the thread count.
