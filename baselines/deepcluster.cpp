@@ -3,9 +3,9 @@
 #include <numeric>
 
 #include "baselines/embedding.h"
+#include "eval/features.h"
 #include "swav/core/kmeans.h"
 #include "swav/core/pca.h"
-#include "swav/data/multicrop.h"
 #include "swav/data/rng.h"
 #include "swav/util/error.h"
 
@@ -79,19 +79,10 @@ std::vector<torch::Tensor> DeepClusterMethod::parameters() {
 
 void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, int64_t epoch) {
   torch::NoGradGuard no_grad;
-  const bool was_training = network_->is_training();
-  network_->eval();
-  std::vector<torch::Tensor> chunks;
-  const int64_t batch = options_.eval.batch_size;
-  for (int64_t begin = 0; begin < train.size(); begin += batch) {
-    const int64_t rows = std::min(batch, train.size() - begin);
-    auto x = normalize_images(train.images.narrow(0, begin, rows), options_.augment.mean,
-                              options_.augment.std)
-                 .to(device);
-    chunks.push_back(network_->backbone->forward(x).to(torch::kFloat32));
-  }
-  network_->train(was_training);
-  auto features = torch::cat(chunks);
+  // The evaluation's feature pass (eval mode, whole images); PCA and k-means on the run's device.
+  auto features = extract_features(*network_->backbone, train, options_.augment.mean,
+                                   options_.augment.std, device, options_.eval.batch_size)
+                      .to(device);
   features = fit_pca_whitening(features, options_.deepcluster_v1.pca_dim).apply(features);
   features = F::normalize(features, F::NormalizeFuncOptions().dim(1).p(2));
 
