@@ -6,6 +6,7 @@
 #include "eval/features.h"
 #include "swav/core/kmeans.h"
 #include "swav/core/pca.h"
+#include "swav/data/multicrop.h"
 #include "swav/data/rng.h"
 #include "swav/util/error.h"
 
@@ -126,14 +127,7 @@ StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
   const auto n_crops = static_cast<int64_t>(crops.size());
   // Crops of one size go through the network together.
   std::vector<torch::Tensor> logits;
-  size_t begin = 0;
-  while (begin < crops.size()) {
-    size_t end = begin + 1;
-    while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
-    logits.push_back(network_->forward(
-        torch::cat(std::vector<torch::Tensor>(crops.begin() + begin, crops.begin() + end))));
-    begin = end;
-  }
+  for (const auto& x : cat_equal_resolutions(crops)) logits.push_back(network_->forward(x));
   auto all = torch::cat(logits);
   auto targets =
       assignments_.index_select(0, batch.indices.to(torch::kLong)).to(ctx.device).repeat({n_crops});

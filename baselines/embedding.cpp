@@ -14,14 +14,7 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelOptions& options, int64_t in_chann
 
 torch::Tensor EmbeddingNetImpl::forward(const std::vector<torch::Tensor>& crops) {
   std::vector<torch::Tensor> features;
-  size_t begin = 0;
-  while (begin < crops.size()) {
-    size_t end = begin + 1;
-    while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
-    std::vector<torch::Tensor> group(crops.begin() + begin, crops.begin() + end);
-    features.push_back(backbone->forward(torch::cat(group)));
-    begin = end;
-  }
+  for (const auto& batch : cat_equal_resolutions(crops)) features.push_back(backbone->forward(batch));
   return F::normalize(head->forward(torch::cat(features)), F::NormalizeFuncOptions().dim(1).p(2));
 }
 

@@ -149,14 +149,9 @@ StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
   auto indices = batch.indices.to(torch::kLong);
   // Crops of one size go through the network together.
   std::vector<std::vector<torch::Tensor>> logits(network_->heads->size());
-  size_t begin = 0;
-  while (begin < crops.size()) {
-    size_t end = begin + 1;
-    while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
-    auto out = network_->forward(
-        torch::cat(std::vector<torch::Tensor>(crops.begin() + begin, crops.begin() + end)));
+  for (const auto& x : cat_equal_resolutions(crops)) {
+    auto out = network_->forward(x);
     for (size_t h = 0; h < out.size(); ++h) logits[h].push_back(out[h]);
-    begin = end;
   }
   torch::Tensor loss;
   for (size_t h = 0; h < logits.size(); ++h) {

@@ -440,4 +440,17 @@ torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc,
   return x.sub_(m).div_(s).contiguous();
 }
 
+std::vector<torch::Tensor> cat_equal_resolutions(const std::vector<torch::Tensor>& crops) {
+  std::vector<torch::Tensor> out;
+  size_t begin = 0;
+  while (begin < crops.size()) {
+    size_t end = begin + 1;
+    while (end < crops.size() && crops[end].sizes() == crops[begin].sizes()) ++end;
+    out.push_back(
+        torch::cat(std::vector<torch::Tensor>(crops.begin() + begin, crops.begin() + end)));
+    begin = end;
+  }
+  return out;
+}
+
 }  // namespace swav

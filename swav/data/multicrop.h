@@ -64,6 +64,11 @@ class MultiCrop {
   uint64_t seed_;
 };
 
+/// Consecutive crops of equal shape concatenated along the batch dimension, in crop order: one
+/// tensor per run of equal resolution (2x224 + 6x96 crops give two), so that a network runs once
+/// per resolution, as in SwAV's multi-crop forward.
+std::vector<torch::Tensor> cat_equal_resolutions(const std::vector<torch::Tensor>& crops);
+
 /// The evaluation transform: the whole image as float [N, C, H, W], normalised with mean/std (no
 /// randomness). Used for feature extraction and kNN.
 torch::Tensor normalize_images(const torch::Tensor& images_uint8_nhwc,

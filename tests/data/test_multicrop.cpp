@@ -259,3 +259,19 @@ TEST_CASE("multi-crop throughput on a Fashion-MNIST-sized batch", "[.][bench]") 
     measure(o, "crop + resize + normalise only");
   }
 }
+
+TEST_CASE("crops of equal resolution are batched together, in crop order", "[data]") {
+  auto big = [](float v) { return torch::full({2, 1, 8, 8}, v); };
+  auto small = [](float v) { return torch::full({2, 1, 4, 4}, v); };
+  // 2 large, 3 small, then a large one again: three runs, the last not merged with the first.
+  const std::vector<torch::Tensor> crops = {big(0), big(1), small(2), small(3), small(4), big(5)};
+  const auto batches = swav::cat_equal_resolutions(crops);
+  REQUIRE(batches.size() == 3);
+  CHECK(batches[0].sizes() == torch::IntArrayRef({4, 1, 8, 8}));
+  CHECK(batches[1].sizes() == torch::IntArrayRef({6, 1, 4, 4}));
+  CHECK(batches[2].sizes() == torch::IntArrayRef({2, 1, 8, 8}));
+  CHECK(torch::equal(batches[0], torch::cat({big(0), big(1)})));
+  CHECK(torch::equal(batches[1], torch::cat({small(2), small(3), small(4)})));
+  CHECK(torch::equal(batches[2], big(5)));
+  CHECK(swav::cat_equal_resolutions({}).empty());
+}
