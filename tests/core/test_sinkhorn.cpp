@@ -29,6 +29,19 @@ torch::Tensor random_scores(int64_t B, int64_t K, int64_t D, uint64_t seed) {
   return torch::mm(z, c.t());
 }
 
+// The reference's equations in float64 (with the transposes and the division by the total).
+torch::Tensor sinkhorn_float64(const torch::Tensor& scores, double eps, int64_t iterations) {
+  auto S = scores.to(torch::kFloat64);
+  const int64_t B = S.size(0), K = S.size(1);
+  auto Q = ((S - S.max()) / eps).exp().t();
+  Q = Q / Q.sum();
+  for (int64_t it = 0; it < iterations; ++it) {
+    Q = Q / Q.sum(1, true) / K;
+    Q = Q / Q.sum(0, true) / B;
+  }
+  return (Q * B).t();
+}
+
 }  // namespace
 
 TEST_CASE("sinkhorn matches the float64 reference codes", "[core][sinkhorn]") {
@@ -114,6 +127,17 @@ TEST_CASE("fused CPU sinkhorn handles tiny and non-finite exponentials like the 
     CHECK(torch::isfinite(fused).all().item<bool>());
     CHECK(rel_error(fused, expected) <= 1e-5);
   }
+  // A sample whose scores all lie far below the max (by over 110 eps; e^-104 is below the least
+  // float): the reference's float32 exp((s - max) / eps) underflows to 0 for that whole row and
+  // its codes are NaN, while the fused path keeps each row relative to its own max and matches
+  // the float64 equations.
+  auto far = random_scores(16, 6, 8, 5);
+  far[0].mul_(0.01).sub_(0.9);
+  REQUIRE(far.max().item<float>() - far[0].max().item<float>() > 1.1f);
+  auto exact = sinkhorn_float64(far, 0.01, 3);
+  REQUIRE(torch::isfinite(exact).all().item<bool>());
+  CHECK(rel_error(swav::sinkhorn_fused_cpu(far, 0.01, 3), exact.to(torch::kFloat32)) <= 1e-5);
+  CHECK_FALSE(torch::isfinite(swav::sinkhorn(far, 0.01, 3)).all().item<bool>());
   auto bad = scores.clone();
   bad[3][2] = std::numeric_limits<float>::quiet_NaN();
   CHECK(torch::isnan(swav::sinkhorn_fused_cpu(bad, 0.05, 3)).any().item<bool>());
