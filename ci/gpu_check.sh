@@ -36,6 +36,11 @@ export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD
 torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 export LD_LIBRARY_PATH=$torch_lib:$LD_LIBRARY_PATH
+# The wheel's CUDA runtime (libcudart, libnvrtc): programs built on another machine (--prebuilt)
+# link libcudart directly and find it here rather than in that machine's /usr/local/cuda.
+for d in "$torch_lib"/../../nvidia/cu*/lib "$torch_lib"/../../nvidia/cuda_runtime/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH=$(cd "$d" && pwd):$LD_LIBRARY_PATH
+done
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 row "GPU" "$(head -1 "$out/gpu.txt")"
 row "torch" "$(python3 -c 'import torch; print(torch.__version__)')"
