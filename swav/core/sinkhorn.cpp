@@ -75,19 +75,29 @@ inline float exp2_nonpositive(float t) {
 typedef float Float8 __attribute__((vector_size(32)));
 inline void load8(Float8& v, const float* p) { __builtin_memcpy(&v, p, sizeof v); }
 
-// max_k s[k] (NaN entries are skipped: they make their exp, and so the sums, NaN).
+// max_k s[k], NaN when the row holds a NaN.
 inline float row_max(const float* __restrict__ s, int64_t K) {
+  typedef int32_t Int8 __attribute__((vector_size(32)));
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   Float8 acc = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf}, x;
+  Int8 nan = {};
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) {
     load8(x, s + k);
     acc = x > acc ? x : acc;
+    nan |= x != x;
   }
   float m = kNegInf;
-  for (int j = 0; j < 8; ++j) m = std::max(m, acc[j]);
-  for (; k < K; ++k) m = std::max(m, s[k]);
-  return m;
+  bool has_nan = false;
+  for (int j = 0; j < 8; ++j) {
+    m = std::max(m, acc[j]);
+    has_nan |= nan[j] != 0;
+  }
+  for (; k < K; ++k) {
+    m = std::max(m, s[k]);
+    has_nan |= std::isnan(s[k]);
+  }
+  return has_nan ? std::numeric_limits<float>::quiet_NaN() : m;
 }
 
 // Rows are taken kGroup at a time in the passes below, so each load of u and each update of the
@@ -300,17 +310,19 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
                                 r1 - r0, K, c);
     }
   });
-  // The max over every process (see global_max).
-  const float local_max = *std::max_element(block_max.begin(), block_max.end());
+  // The max over every process (see global_max). A NaN or infinite score (a diverged run) makes
+  // its row's max non-finite, and then the gathered max on every rank alike: the reference
+  // propagates such scores, so it runs instead.
+  const bool finite = std::all_of(row_maxima.begin(), row_maxima.end(),
+                                  [](float m) { return std::isfinite(m); });
+  const float local_max = finite ? *std::max_element(block_max.begin(), block_max.end())
+                                 : std::numeric_limits<float>::quiet_NaN();
   const double M = global_max(torch::full({1}, local_max), collective).item<double>();
+  if (!std::isfinite(M)) return sinkhorn(scores, epsilon, iterations, collective);
   std::vector<double> weight(static_cast<size_t>(blocks));
   for (int64_t blk = 0; blk < blocks; ++blk) weight[blk] = std::exp((block_max[blk] - M) / epsilon);
   auto proto_sums = reduce_partials(partial, blocks, K, weight.data());
   collective.all_reduce_sum(proto_sums);
-  // NaN or infinite scores (a diverged run) make the sums NaN or infinite on every rank alike; the
-  // reference propagates them.
-  if (!torch::isfinite(proto_sums).all().item<bool>())
-    return sinkhorn(scores, epsilon, iterations, collective);
 
   if (iterations == 0) {  // the reference's exp((S - M) / eps) divided by the total, times B
     const double scale = static_cast<double>(B) / proto_sums.sum().item<double>();

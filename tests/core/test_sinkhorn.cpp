@@ -138,10 +138,22 @@ TEST_CASE("fused CPU sinkhorn handles tiny and non-finite exponentials like the 
   REQUIRE(torch::isfinite(exact).all().item<bool>());
   CHECK(rel_error(swav::sinkhorn_fused_cpu(far, 0.01, 3), exact.to(torch::kFloat32)) <= 1e-5);
   CHECK_FALSE(torch::isfinite(swav::sinkhorn(far, 0.01, 3)).all().item<bool>());
-  auto bad = scores.clone();
-  bad[3][2] = std::numeric_limits<float>::quiet_NaN();
-  CHECK(torch::isnan(swav::sinkhorn_fused_cpu(bad, 0.05, 3)).any().item<bool>());
-  CHECK(torch::isnan(swav::sinkhorn(bad, 0.05, 3)).any().item<bool>());
+  // NaN (both signs: x86 arithmetic makes negative ones) and +inf scores give NaN codes, as in the
+  // reference; -inf scores give exact zeros.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const float value : {nan, -nan, inf}) {
+    auto bad = scores.clone();
+    bad[3][2] = value;
+    INFO("score " << value);
+    CHECK(torch::isnan(swav::sinkhorn_fused_cpu(bad, 0.05, 3)).any().item<bool>());
+    CHECK(torch::isnan(swav::sinkhorn(bad, 0.05, 3)).any().item<bool>());
+  }
+  auto minus_inf = scores.clone();
+  minus_inf[3][2] = -inf;
+  auto fused_minus_inf = swav::sinkhorn_fused_cpu(minus_inf, 0.05, 3);
+  CHECK(fused_minus_inf[3][2].item<float>() == 0.0f);
+  CHECK(rel_error(fused_minus_inf, swav::sinkhorn(minus_inf, 0.05, 3)) <= 1e-5);
 }
 
 TEST_CASE("fused CPU sinkhorn does not depend on the thread count", "[core][sinkhorn]") {
