@@ -2,17 +2,21 @@
 # One call on a GPU machine that reaches no package registry (see docs/GPU.md):
 #   unpack the carried Debian packages (.deps, from ci/fetch-gpu-debs), configure and build Release
 #   against the machine's Python torch, run the GPU-tagged tests and the benchmarks, print a table.
-# Usage: ci/gpu_check.sh [--prebuilt BINDIR] [--no-bench] [--out DIR]
+# Usage: ci/gpu_check.sh [--prebuilt BINDIR] [--no-bench] [--sanitize] [--out DIR]
 #   --prebuilt BINDIR  use programs built elsewhere (same LibTorch) instead of building here
+#   --sanitize         also run the CUDA Sinkhorn test under compute-sanitizer (memcheck: out-of-
+#                      bounds and misaligned accesses; racecheck: shared-memory hazards, such as
+#                      the block reductions' double buffer; synccheck: barriers), a few minutes
 # Results (logs, benchmark JSON) go to --out (default $OUT, else gpu-check-out/).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-prebuilt="" bench=1 out=${OUT:-$here/gpu-check-out}
+prebuilt="" bench=1 sanitize=0 out=${OUT:-$here/gpu-check-out}
 while [ $# -gt 0 ]; do
   case $1 in
     --prebuilt) prebuilt=$2; shift ;;
     --no-bench) bench=0 ;;
+    --sanitize) sanitize=1 ;;
     --out) out=$2; shift ;;
     *) echo "gpu_check.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -67,7 +71,20 @@ SWAV_TEST_THREADS=1 "$bin/swav_tests" "~[gpu]~[slow]~[.]" >"$out/unit_tests.log"
 us=$?
 row "CPU unit tests" "$([ $us = 0 ] && echo passed || echo FAILED): $(tail -n 2 "$out/unit_tests.log" | tr -s '\n' ' ')"
 
-# 4. Benchmarks.
+# 4. compute-sanitizer on the kernels' correctness test (each tool exits non-zero on a finding).
+ss=0
+if [ $sanitize = 1 ]; then
+  sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  for tool in memcheck racecheck synccheck; do
+    timeout 300 "$sanitizer" --tool $tool --error-exitcode 3 \
+      "$bin/swav_tests" "fused CUDA sinkhorn agrees with the CPU reference" >"$out/sanitize_$tool.log" 2>&1
+    st=$?
+    row "sanitizer $tool" "$([ $st = 0 ] && echo clean || echo "FAILED (exit $st)"): $(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitize_$tool.log")"
+    [ $st = 0 ] || ss=1
+  done
+fi
+
+# 5. Benchmarks.
 if [ $bench = 1 ]; then
   "$bin/bench_sinkhorn" --benchmark_filter='Cuda' --benchmark_min_time=0.2 \
      --benchmark_out="$out/bench_sinkhorn.json" --benchmark_out_format=json >"$out/bench_sinkhorn.txt" 2>&1
@@ -83,4 +100,4 @@ if [ $bench = 1 ]; then
   cat "$out/bench_train_step.txt"
 fi
 [ $gs = 0 ] || tail -60 "$out/gpu_tests.log"
-exit $(( gs != 0 || us != 0 ))
+exit $(( gs != 0 || us != 0 || ss != 0 ))
