@@ -14,7 +14,8 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelOptions& options, int64_t in_chann
 
 torch::Tensor EmbeddingNetImpl::forward(const std::vector<torch::Tensor>& crops) {
   std::vector<torch::Tensor> features;
-  for (const auto& batch : cat_equal_resolutions(crops)) features.push_back(backbone->forward(batch));
+  for (const auto& batch : cat_equal_resolutions(crops))
+    features.push_back(backbone->forward(batch));
   return F::normalize(head->forward(torch::cat(features)), F::NormalizeFuncOptions().dim(1).p(2));
 }
 

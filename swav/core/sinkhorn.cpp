@@ -62,9 +62,9 @@ inline float exp2_nonpositive(float t) {
   p = p * f + 2.4022650695910072e-01f;
   p = p * f + 6.9314718055994531e-01f;
   p = p * f + 1.0f;
-  // (n + 64 + 127) << 23, where n = bits(shifted) - bits(1.5 * 2^23); the shift drops the high bits.
-  const uint32_t n_bits = static_cast<uint32_t>(__builtin_bit_cast(int32_t, shifted)) -
-                          0x4B400000u + (64u + 127u);
+  // (n + 64 + 127) << 23 with n = bits(shifted) - bits(1.5 * 2^23); the shift drops high bits.
+  const uint32_t n_bits =
+      static_cast<uint32_t>(__builtin_bit_cast(int32_t, shifted)) - 0x4B400000u + (64u + 127u);
   const float scale = __builtin_bit_cast(float, n_bits << 23);
   return p * scale * 0x1p-64f;
 }
@@ -73,7 +73,9 @@ inline float exp2_nonpositive(float t) {
 // the default clone. Loads are unaligned (and written to a reference: returning a vector type by
 // value from a function built without AVX would change its ABI).
 typedef float Float8 __attribute__((vector_size(32)));
-inline void load8(Float8& v, const float* p) { __builtin_memcpy(&v, p, sizeof v); }
+inline void load8(Float8& v, const float* p) {
+  __builtin_memcpy(&v, p, sizeof v);
+}
 
 // max_k s[k], NaN when the row holds a NaN.
 inline float row_max(const float* __restrict__ s, int64_t K) {
@@ -306,15 +308,15 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
       float* part = partial.data() + blk * K;
       std::fill(part, part + K, 0.0f);
       auto [r0, r1] = block_rows(blk);
-      block_max[blk] = exp_rows(s_data + r0 * K, q_data + r0 * K, part, row_maxima.data() + r0,
-                                r1 - r0, K, c);
+      block_max[blk] =
+          exp_rows(s_data + r0 * K, q_data + r0 * K, part, row_maxima.data() + r0, r1 - r0, K, c);
     }
   });
   // The max over every process (see global_max). A NaN or infinite score (a diverged run) makes
   // its row's max non-finite, and then the gathered max on every rank alike: the reference
   // propagates such scores, so it runs instead.
-  const bool finite = std::all_of(row_maxima.begin(), row_maxima.end(),
-                                  [](float m) { return std::isfinite(m); });
+  const bool finite =
+      std::all_of(row_maxima.begin(), row_maxima.end(), [](float m) { return std::isfinite(m); });
   const float local_max = finite ? *std::max_element(block_max.begin(), block_max.end())
                                  : std::numeric_limits<float>::quiet_NaN();
   const double M = global_max(torch::full({1}, local_max), collective).item<double>();
@@ -341,9 +343,9 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
   // is the per-prototype sum of diag(v) E from the previous iteration (pass 0's sums of
   // exp((S - M) / eps) at first; the division by the total is cancelled by the first
   // normalisation). A row's factor g_b multiplies its sum_k E[b, k] u[k], so v[b] E[b, k] is the
-  // same as without it. So every iteration but the
-  // last only reads E, and the last writes Q[b, k] = E[b, k] u[k] / sum_j E[b, j] u[j] in place
-  // (that is B v[b] E[b, k] u[k]: the final * B folded in, each row summing to 1).
+  // same as without it. So every iteration but the last only reads E, and the last writes
+  // Q[b, k] = E[b, k] u[k] / sum_j E[b, j] u[j] in place (that is B v[b] E[b, k] u[k]: the final
+  // * B folded in, each row summing to 1).
   std::vector<float> u(static_cast<size_t>(K));
   for (int64_t it = 0; it < iterations; ++it) {
     const double* sums = proto_sums.data_ptr<double>();

@@ -18,7 +18,8 @@ SwavNetworkImpl::SwavNetworkImpl(const ModelOptions& options, int64_t in_channel
 std::pair<torch::Tensor, std::vector<torch::Tensor>> SwavNetworkImpl::forward(
     const std::vector<torch::Tensor>& crops) {
   std::vector<torch::Tensor> features;
-  for (const auto& batch : cat_equal_resolutions(crops)) features.push_back(backbone->forward(batch));
+  for (const auto& batch : cat_equal_resolutions(crops))
+    features.push_back(backbone->forward(batch));
   auto z = F::normalize(head->forward(torch::cat(features)), F::NormalizeFuncOptions().dim(1).p(2));
   return {z, prototypes->forward(z)};
 }
