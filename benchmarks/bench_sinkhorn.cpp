@@ -30,6 +30,22 @@ torch::Tensor cosine_scores(int64_t B, int64_t K, torch::Device device, uint64_t
   return torch::mm(z, c.t()).to(device);
 }
 
+// Both paths' times per call and speedup = reference / fused, from their totals over n calls.
+void time_counters(benchmark::State& state, double reference_s, double fused_s, double n) {
+  state.counters["reference_ms"] = 1e3 * reference_s / n;
+  state.counters["fused_ms"] = 1e3 * fused_s / n;
+  state.counters["speedup"] = reference_s / fused_s;
+}
+
+// The fused path's achieved bandwidth, `moved` bytes per call over its time per call (fused_ms),
+// and its share of the device's copy bandwidth `copy` (bytes read + written per second).
+void bandwidth_counters(benchmark::State& state, double moved, double copy) {
+  const double per_call_s = state.counters["fused_ms"] * 1e-3;
+  state.counters["fused_GBps"] = moved / per_call_s * 1e-9;
+  state.counters["copy_GBps"] = copy * 1e-9;
+  state.counters["of_copy_bw"] = moved / per_call_s / copy;
+}
+
 // Times `reference` and `fused` alternately, one call each per benchmark iteration; the benchmark's
 // own time is the fused call's (manual time).
 void compare(benchmark::State& state, const std::function<torch::Tensor()>& reference,
@@ -54,10 +70,7 @@ void compare(benchmark::State& state, const std::function<torch::Tensor()>& refe
     fused_s += seconds(t2 - t1);
     state.SetIterationTime(seconds(t2 - t1));
   }
-  const double n = static_cast<double>(state.iterations());
-  state.counters["reference_ms"] = 1e3 * reference_s / n;
-  state.counters["fused_ms"] = 1e3 * fused_s / n;
-  state.counters["speedup"] = reference_s / fused_s;
+  time_counters(state, reference_s, fused_s, static_cast<double>(state.iterations()));
 }
 
 // The CPU's copy bandwidth (bytes read + written per second): the best of five copies of a
@@ -89,10 +102,7 @@ void BM_SinkhornCpu(benchmark::State& state) {
       state, [&] { return swav::sinkhorn(scores, kEpsilon, kIterations); },
       [&] { return swav::sinkhorn_fused_cpu(scores, kEpsilon, kIterations); }, [] {});
   const double moved = 4.0 * static_cast<double>(B * K) * static_cast<double>(kIterations + 3);
-  const double fused_s = state.counters["fused_ms"] * 1e-3;
-  state.counters["fused_GBps"] = moved / fused_s * 1e-9;
-  state.counters["copy_GBps"] = cpu_copy_bandwidth() * 1e-9;
-  state.counters["of_copy_bw"] = moved / fused_s / cpu_copy_bandwidth();
+  bandwidth_counters(state, moved, cpu_copy_bandwidth());
 }
 
 #ifdef SWAV_WITH_CUDA
@@ -152,14 +162,8 @@ void BM_SinkhornCuda(benchmark::State& state) {
     fused_s += f;
     state.SetIterationTime(f);
   }
-  const double n = static_cast<double>(state.iterations());
-  const double moved = bytes * static_cast<double>(kIterations + 2);
-  state.counters["reference_ms"] = 1e3 * reference_s / n;
-  state.counters["fused_ms"] = 1e3 * fused_s / n;
-  state.counters["speedup"] = reference_s / fused_s;
-  state.counters["fused_GBps"] = moved / (fused_s / n) * 1e-9;
-  state.counters["copy_GBps"] = copy_bandwidth() * 1e-9;
-  state.counters["of_copy_bw"] = moved / (fused_s / n) / copy_bandwidth();
+  time_counters(state, reference_s, fused_s, static_cast<double>(state.iterations()));
+  bandwidth_counters(state, bytes * static_cast<double>(kIterations + 2), copy_bandwidth());
 }
 #endif
 
