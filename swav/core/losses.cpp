@@ -1,5 +1,7 @@
 #include "swav/core/losses.h"
 
+#include "swav/util/fault_injection.h"
+
 namespace swav {
 
 torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores,
@@ -30,10 +32,11 @@ torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores,
     TORCH_CHECK(codes[j].sizes() == scores[i].sizes(), "swav_loss: codes ", codes[j].sizes(),
                 " do not match scores ", scores[i].sizes());
     const auto q = codes[j].detach().to(log_probs[i].dtype());
+    const bool unswapped = fault_injected(Fault::kUnswappedLoss);
     torch::Tensor subloss;
     for (int64_t v = 0; v < crops; ++v) {
       if (v == i) continue;
-      auto term = -(q * log_probs[v]).sum(1).mean();
+      auto term = -(q * log_probs[unswapped ? i : v]).sum(1).mean();
       subloss = subloss.defined() ? subloss + term : term;
     }
     subloss = subloss / static_cast<double>(crops - 1);
@@ -88,7 +91,8 @@ torch::Tensor proto_nce(const torch::Tensor& q, const torch::Tensor& centroids,
   auto ids = torch::cat({assignments, negatives});
   auto selected = centroids.index_select(0, ids);
   auto logits = torch::mm(q, selected.t()) / concentration.index_select(0, ids).unsqueeze(0);
-  auto targets = torch::arange(q.size(0), torch::TensorOptions().dtype(torch::kLong).device(q.device()));
+  auto targets =
+      torch::arange(q.size(0), torch::TensorOptions().dtype(torch::kLong).device(q.device()));
   return torch::nn::functional::cross_entropy(logits, targets);
 }
 

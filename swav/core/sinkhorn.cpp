@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "swav/util/fault_injection.h"
+
 namespace swav {
 
 namespace {
@@ -267,10 +269,12 @@ torch::Tensor sinkhorn(const torch::Tensor& scores, double epsilon, int64_t iter
   auto total = Q.sum();
   collective.all_reduce_sum(total);
   Q.div_(total);
+  const bool skip_sample_norm = fault_injected(Fault::kSinkhornSkipsSampleNorm);
   for (int64_t it = 0; it < iterations; ++it) {
     auto row_sums = Q.sum(1, /*keepdim=*/true);
     collective.all_reduce_sum(row_sums);
     Q.div_(row_sums).div_(K);
+    if (skip_sample_norm) continue;
     auto col_sums = Q.sum(0, /*keepdim=*/true);
     Q.div_(col_sums).div_(B);
   }
@@ -374,7 +378,7 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
 
 torch::Tensor sinkhorn_codes(const torch::Tensor& scores, double epsilon, int64_t iterations,
                              SinkhornImpl impl, Collective& collective) {
-  if (impl == SinkhornImpl::kFused) {
+  if (impl == SinkhornImpl::kFused && !fault_injected(Fault::kSinkhornSkipsSampleNorm)) {
     if (scores.device().is_cpu())
       return sinkhorn_fused_cpu(scores, epsilon, iterations, collective);
 #ifdef SWAV_WITH_CUDA
