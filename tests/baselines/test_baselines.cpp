@@ -81,7 +81,9 @@ TEST_CASE("every baseline's loss falls on synthetic data", "[baselines][slow]") 
     for (double v : l) CHECK(std::isfinite(v));
     if (name != "simclr") {
       const double usage = metric(summary.epoch_metrics.back(), "prototype_usage");
-      CHECK(usage > 0.3);  // no collapse onto a few prototypes
+      // No collapse onto a few prototypes: 0.75 or 1.0 for each method, on native (AVX-512)
+      // kernels and on those of an AVX-only and an AVX2 machine.
+      CHECK(usage > 0.3);
       CHECK(usage <= 1.0);
     }
   }
@@ -153,14 +155,19 @@ TEST_CASE("every clustering baseline reports cluster quality", "[baselines][eval
     REQUIRE(rows.size() == 5);
     torch::NoGradGuard no_grad;
     method->module().eval();
-    const auto ids = method->assign(
-        normalize_images(test_set.images, options.augment.mean, options.augment.std));
+    // In the same batches of 7 as evaluate_clusters (another batch size may run other kernels,
+    // whose rounding can flip a near-tie of two clusters).
+    std::vector<torch::Tensor> chunks;
+    for (const auto& images :
+         normalize_images(test_set.images, options.augment.mean, options.augment.std).split(7))
+      chunks.push_back(method->assign(images));
+    const auto ids = torch::cat(chunks);
     REQUIRE(ids.numel() == test_set.size());
     CHECK(ids.ge(0).all().item<bool>());
     CHECK(ids.lt(K).all().item<bool>());
     const std::set<int64_t> used(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
     CHECK(rows[2].metric == "used");
-    CHECK(rows[2].value == static_cast<double>(used.size()));  // batches of 7 agree with one batch
+    CHECK(rows[2].value == static_cast<double>(used.size()));
     CHECK(rows[0].value >= 0);
     CHECK(rows[0].value <= 1);
   }

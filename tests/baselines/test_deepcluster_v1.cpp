@@ -122,7 +122,8 @@ TEST_CASE("DeepCluster's loss falls while its labels are fixed", "[baselines][de
   }
   INFO("first pass " << pass_loss.front() << ", last " << pass_loss.back());
   CHECK(pass_loss.front() == Approx(std::log(12.0)).margin(0.1));
-  CHECK(pass_loss.back() < pass_loss.front() - 0.15);  // 0.26 when written
+  // 2.486 -> 2.228 on native (AVX-512) kernels and on an AVX2 machine's, 2.229 on an AVX-only's.
+  CHECK(pass_loss.back() < pass_loss.front() - 0.15);
 }
 
 TEST_CASE("the Trainer trains on the samples a method chooses", "[baselines][deepcluster]") {

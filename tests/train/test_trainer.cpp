@@ -70,6 +70,8 @@ TEST_CASE("SwAV's loss falls on synthetic data", "[train]") {
   const auto summary = train(options, data, "");
   auto l = losses(summary);
   INFO("first " << l.front() << " last " << l.back());
+  // 3.879 -> 3.377 on this machine's native (AVX-512) kernels and when forced onto an AVX-only's
+  // or an AVX2 machine's (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR): the same to 1e-5.
   CHECK(l.back() < l.front() - 0.1);
   for (const auto& m : summary.epoch_metrics) {
     CHECK(m.size() >= 5);  // loss, lr, seconds, images_per_sec, prototype_usage
