@@ -38,41 +38,67 @@ namespace {
 
 using namespace swav;
 
+// One timed configuration. Its name is made from every field that sets the model's cost, so rows
+// compare like with like.
 struct Setup {
-  std::string name;
   std::string arch, stem;
+  double width;                    // channel width multiplier
+  int64_t hidden_dim, output_dim;  // projection head
+  int64_t prototypes, channels;
   std::vector<CropGroup> crops;
-  int64_t batch, image_size, prototypes;
+  int64_t batch, image_size;
   bool cpu_ok;  // small enough to time on a CPU
+
+  // e.g. "convnet w0.5 512-64 K100 1ch 2x28 bs256": arch (and stem unless "imagenet"), width,
+  // head hidden-output, prototypes, input channels, crops, batch per step.
+  std::string name() const {
+    std::vector<std::string> crop_names;
+    for (const auto& c : crops) crop_names.push_back(fmt::format("{}x{}", c.count, c.size));
+    return fmt::format("{}{} w{} {}-{} K{} {}ch {} bs{}", arch,
+                       stem == "imagenet" ? "" : "-" + stem, width, hidden_dim, output_dim,
+                       prototypes, channels, fmt::join(crop_names, "+"), batch);
+  }
 };
 
 std::vector<Setup> setups() {
   return {
-      {"resnet18-cifar 2x32+6x16 bs512",
-       "resnet18",
+      {"resnet18",
        "cifar",
+       1.0,
+       2048,
+       128,
+       3000,
+       3,
        {{32, 2, 0.14, 1.0}, {16, 6, 0.05, 0.14}},
        512,
        32,
-       3000,
        false},
-      {"resnet50 2x224+6x96 bs64",
-       "resnet50",
+      {"resnet50",
        "imagenet",
+       1.0,
+       2048,
+       128,
+       3000,
+       3,
        {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}},
        64,
        256,
-       3000,
        false},
-      {"resnet50 2x224+6x96 bs256",
-       "resnet50",
+      {"resnet50",
        "imagenet",
+       1.0,
+       2048,
+       128,
+       3000,
+       3,
        {{224, 2, 0.14, 1.0}, {96, 6, 0.05, 0.14}},
        256,
        256,
-       3000,
        false},
-      {"convnet 2x28 bs256 (cpu)", "convnet", "imagenet", {{28, 2, 0.3, 1.0}}, 256, 28, 100, true},
+      // The quickstart's model and crops (experiments/quickstart.toml) on 1-channel 28 px images.
+      {"convnet", "imagenet", 0.5, 512, 64, 100, 1, {{28, 2, 0.3, 1.0}}, 256, 28, true},
+      // The ConvNet at its default width and head (3-channel input), for comparison.
+      {"convnet", "imagenet", 1.0, 2048, 128, 100, 3, {{28, 2, 0.3, 1.0}}, 256, 28, true},
   };
 }
 
@@ -80,8 +106,15 @@ ExperimentOptions options_for(const Setup& s, const std::string& device, bool bf
   ExperimentOptions o;
   o.model.arch = s.arch;
   o.model.stem = s.stem;
+  o.model.width = s.width;
+  o.model.hidden_dim = s.hidden_dim;
+  o.model.output_dim = s.output_dim;
   o.model.prototypes = {s.prototypes};
   o.augment.crops = s.crops;
+  if (s.channels == 1) {  // the quickstart's Fashion-MNIST statistics; else ImageNet's defaults
+    o.augment.mean = {0.2860};
+    o.augment.std = {0.3530};
+  }
   o.augment.workers = std::max(1u, std::thread::hardware_concurrency());
   o.augment.prefetch = 4;
   o.train.batch_size = s.batch;
@@ -92,6 +125,7 @@ ExperimentOptions options_for(const Setup& s, const std::string& device, bool bf
   o.data.format = "synthetic";
   o.data.synthetic_classes = 10;
   o.data.synthetic_size = s.image_size;
+  o.data.synthetic_channels = s.channels;
   o.data.synthetic_train_per_class = std::max<int64_t>(2 * s.batch / 10 + 1, 64);
   o.data.synthetic_test_per_class = 1;
   return o;
@@ -276,10 +310,10 @@ int main(int argc, char** argv) {
   fmt::print("device {}, {}, channels-last {}, {} timed steps, {} augmentation threads\n", device,
              bf16 ? "bf16 autocast" : "fp32", device != "cpu", steps,
              std::max(1u, std::thread::hardware_concurrency()));
-  fmt::print("{:<34} {:>10} {:>10} {:>9} {:>10} {:>9} {:>14}\n", "setup", "premade", "cpu-aug",
+  fmt::print("{:<42} {:>10} {:>10} {:>9} {:>10} {:>9} {:>14}\n", "setup", "premade", "cpu-aug",
              "cost", "gpu-aug", "cost", "GPU util p/c/g");
   for (const auto& s : setups()) {
-    if (!only.empty() && s.name.find(only) == std::string::npos) continue;
+    if (!only.empty() && s.name().find(only) == std::string::npos) continue;
     if (device == "cpu" && !s.cpu_ok) continue;
     try {
       const Timing premade = run(s, device, bf16, Path::kPremade, steps, sampler.get());
@@ -288,14 +322,14 @@ int main(int argc, char** argv) {
       auto cost = [&](const Timing& t) {
         return fmt::format("{:.1f}%", 100.0 * (1.0 - t.images_per_sec / premade.images_per_sec));
       };
-      fmt::print("{:<34} {:>10.0f} {:>10.0f} {:>9} {:>10.0f} {:>9} {:>14}\n", s.name,
+      fmt::print("{:<42} {:>10.0f} {:>10.0f} {:>9} {:>10.0f} {:>9} {:>14}\n", s.name(),
                  premade.images_per_sec, cpu.images_per_sec, cost(cpu), gpu.images_per_sec,
                  cost(gpu),
                  premade.utilisation < 0 ? std::string("n/a")
                                          : fmt::format("{:.0f}/{:.0f}/{:.0f}%", premade.utilisation,
                                                        cpu.utilisation, gpu.utilisation));
     } catch (const std::exception& e) {
-      fmt::print("{:<34} failed: {}\n", s.name, e.what());
+      fmt::print("{:<42} failed: {}\n", s.name(), e.what());
     }
     std::fflush(stdout);
   }
