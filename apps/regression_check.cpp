@@ -44,6 +44,7 @@
 #include "swav/core/sinkhorn.h"
 #include "swav/data/image_set.h"
 #include "swav/train/method.h"
+#include "swav/train/observed_method.h"
 #include "swav/train/trainer.h"
 #include "swav/util/error.h"
 #include "swav/util/fault_injection.h"
@@ -196,49 +197,8 @@ bool check_sinkhorn(const toml::table& t, const std::string& file, bool slow,
   return ok;
 }
 
-// Thrown by RecordingMethod once it has the steps it was asked for (--early-only).
+// Thrown by the step observer once it has the steps it was asked for (--early-only).
 struct EnoughSteps {};
-
-// A Method that forwards everything to another and records the loss of each step.
-class RecordingMethod : public Method {
- public:
-  RecordingMethod(Method& inner, size_t stop_after_steps)
-      : inner_(inner), stop_after_(stop_after_steps) {}
-
-  const std::vector<double>& losses() const { return losses_; }
-
-  std::string name() const override { return inner_.name(); }
-  torch::nn::Module& module() override { return inner_.module(); }
-  std::shared_ptr<BackboneImpl> encoder() override { return inner_.encoder(); }
-  std::vector<torch::Tensor> parameters() override { return inner_.parameters(); }
-  void on_train_start(const ImageSet& train, StepContext& ctx) override {
-    inner_.on_train_start(train, ctx);
-  }
-  void on_epoch_start(StepContext& ctx) override { inner_.on_epoch_start(ctx); }
-  std::vector<int64_t> epoch_samples(const StepContext& ctx) override {
-    return inner_.epoch_samples(ctx);
-  }
-  StepOutput step(const Batch& batch, StepContext& ctx) override {
-    if (stop_after_ > 0 && losses_.size() == stop_after_) throw EnoughSteps{};
-    StepOutput out = inner_.step(batch, ctx);
-    losses_.push_back(out.loss.item<double>());
-    return out;
-  }
-  void after_backward(StepContext& ctx) override { inner_.after_backward(ctx); }
-  void after_step(StepContext& ctx) override { inner_.after_step(ctx); }
-  Scalars on_epoch_end(StepContext& ctx) override { return inner_.on_epoch_end(ctx); }
-  torch::Tensor assign(const torch::Tensor& images) override { return inner_.assign(images); }
-  int64_t num_clusters() const override { return inner_.num_clusters(); }
-  void save_state(torch::serialize::OutputArchive& archive) const override {
-    inner_.save_state(archive);
-  }
-  void load_state(torch::serialize::InputArchive& archive) override { inner_.load_state(archive); }
-
- private:
-  Method& inner_;
-  size_t stop_after_;
-  std::vector<double> losses_;
-};
 
 double knn_top1(Method& method, const ImageSet& train, const ImageSet& test,
                 ExperimentOptions options) {
@@ -304,7 +264,11 @@ bool check_run(const toml::table& t, const std::string& file, const std::string&
   const double knn_init = early_only ? NAN : knn_top1(*method, train, test, options);
 
   const size_t early_steps = checks.early_losses.size();
-  RecordingMethod recorder(*method, early_only ? early_steps : 0);
+  std::vector<double> steps;
+  ObservedMethod recorder(*method, [&](const Batch&, const StepContext&, const StepOutput& out) {
+    steps.push_back(out.loss.item<double>());
+    if (early_only && steps.size() == early_steps) throw EnoughSteps{};
+  });
   Trainer trainer(options, recorder, train, /*checkpoint_path=*/"");
   trainer.set_progress(false);
   TrainSummary summary;
@@ -312,7 +276,6 @@ bool check_run(const toml::table& t, const std::string& file, const std::string&
     summary = trainer.fit();
   } catch (const EnoughSteps&) {
   }
-  const std::vector<double>& steps = recorder.losses();
   report["step_losses"] = steps;
 
   bool ok = true;
