@@ -26,8 +26,9 @@ WarmupCosine::WarmupCosine(const OptimOptions& options, int64_t iters_per_epoch,
 double WarmupCosine::lr(int64_t iteration) const {
   const int64_t it = std::max<int64_t>(iteration, 0);
   if (it < warmup_) {
+    if (warmup_ == 1) return start_warmup_;
     return start_warmup_ +
-           (base_lr_ - start_warmup_) * static_cast<double>(it) / static_cast<double>(warmup_);
+           (base_lr_ - start_warmup_) * static_cast<double>(it) / static_cast<double>(warmup_ - 1);
   }
   const int64_t span = total_ - warmup_;
   if (span <= 0) return final_lr_;
