@@ -5,7 +5,7 @@ tolerances and bands in ci/regression.toml are set from.
 
     ci/regression_spread.py [--seeds 31,32,33,34,35] [--early-only] [--bin build/bin]
 
-Each setting runs build/bin/regression_check --only run once (about a minute each; --early-only
+Each setting runs ci/regression --only run once (about a minute each; --early-only
 runs the early steps alone, seconds each) and the script prints, for the early steps, the largest
 relative difference from the native run per setting, and for the epochs, kNN and prototype usage,
 the range over every setting and seed. A setting the CPU cannot run (an instruction set it lacks)
@@ -39,11 +39,13 @@ SETTINGS = [
 ]
 
 
-def run(binary, env_extra, args):
+def run(bin_dir, env_extra, args):
     env = dict(os.environ)
     env.update(env_extra)
+    env["SWAV_BIN_DIR"] = bin_dir
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        proc = subprocess.run([binary, "--only", "run", "--json", out.name] + args, env=env,
+        # Through ci/regression, which skips (77) kernel paths this CPU lacks before they crash.
+        proc = subprocess.run(["ci/regression", "--only", "run", "--json", out.name] + args, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode == 77:
             return None
@@ -64,7 +66,7 @@ def main():
     parser.add_argument("--bin", default="build/bin")
     a = parser.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    binary = os.path.join(a.bin, "regression_check")
+    binary = os.path.abspath(a.bin)
     extra = ["--early-only"] if a.early_only else []
 
     results = {}
