@@ -42,6 +42,13 @@ if ! "$py" -c "import importlib.metadata as m, sys; sys.exit(m.version('torch').
   "$VENV/bin/pip" install -q --upgrade pip >&2
   "$VENV/bin/pip" install -q "torch==$TORCH_VERSION" >&2
 fi
+# torchvision, for the tests that compare our multi-crop with its transforms (tests/python): the
+# release built against this torch.
+TORCHVISION_VERSION=${SWAV_BENCH_TORCHVISION_VERSION:-0.26.0}
+if ! "$py" -c "import importlib.metadata as m, sys; sys.exit(m.version('torchvision').split('+')[0] != '$TORCHVISION_VERSION')" 2>/dev/null; then
+  echo "setup: installing torchvision==$TORCHVISION_VERSION into $VENV" >&2
+  "$VENV/bin/pip" install -q "torchvision==$TORCHVISION_VERSION" "torch==$TORCH_VERSION" >&2
+fi
 
 if [ "${1:-}" = "--torch-prefix" ]; then
   # The same path as torch.utils.cmake_prefix_path, found without importing torch.

@@ -1,7 +1,12 @@
 #include "helpers.h"
 
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
+
+#include <fmt/format.h>
+#include <torch/serialize.h>
 
 #include "test_paths.h"
 
@@ -85,6 +90,32 @@ TempDir::~TempDir() {
 
 std::string TempDir::str(const std::string& child) const {
   return child.empty() ? path_.string() : (path_ / child).string();
+}
+
+void save_tensors(const std::string& path, const c10::Dict<std::string, at::Tensor>& tensors) {
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(tensors));
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+c10::Dict<c10::IValue, c10::IValue> load_tensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return torch::pickle_load(bytes).toGenericDict();
+}
+
+std::string torch_python() {
+  const std::string python = SWAV_TORCH_PYTHON;
+  return !python.empty() && std::filesystem::exists(python) ? python : "";
+}
+
+bool run_python(const std::string& script, const std::string& case_dir) {
+  // -W ignore: torch warns on import when numpy is absent, which the scripts do not need.
+  const std::string command = fmt::format("\"{}\" -W ignore \"{}/tests/python/{}\" \"{}\" 2>&1",
+                                          torch_python(), SWAV_SOURCE_DIR, script, case_dir);
+  return std::system(command.c_str()) == 0;
 }
 
 }  // namespace swav::test

@@ -24,6 +24,17 @@ double rel_error(const torch::Tensor& a, const torch::Tensor& b);
 /// ConvNet, 2x16 + 2x8 crops, no prototype freezing, CPU, one thread of augmentation.
 ExperimentOptions tiny_experiment();
 
+/// Tensors in the format Python's torch.load reads (torch::pickle_save of a Dict[str, Tensor]).
+void save_tensors(const std::string& path, const c10::Dict<std::string, at::Tensor>& tensors);
+/// What Python's torch.save wrote (a dict of str -> tensor).
+c10::Dict<c10::IValue, c10::IValue> load_tensors(const std::string& path);
+
+/// The Python of the venv LibTorch came from (tests/python's scripts need torch, and some
+/// torchvision); empty when there is none.
+std::string torch_python();
+/// Runs tests/python/<script> on a case folder with torch_python(); true when it exits with 0.
+bool run_python(const std::string& script, const std::string& case_dir);
+
 /// A fresh empty temporary directory, removed when the object goes out of scope.
 class TempDir {
  public:

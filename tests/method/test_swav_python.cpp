@@ -2,13 +2,10 @@
 // the official training script (tests/python/swav_reference_step.py), run by the venv's Python:
 // the same initial weights and the same batches (the views this project's loader made), then the
 // loss of every step and every parameter and buffer after the last step are compared.
-#include <torch/serialize.h>
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +14,6 @@
 #include "swav/method/swav.h"
 #include "swav/train/observed_method.h"
 #include "swav/train/trainer.h"
-#include "test_paths.h"
 
 using namespace swav;
 
@@ -65,20 +61,6 @@ std::vector<Case> cases() {
   return out;
 }
 
-void write_tensors(const std::string& path, const c10::Dict<std::string, at::Tensor>& tensors) {
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(tensors));
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-c10::Dict<c10::IValue, c10::IValue> read_tensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return torch::pickle_load(bytes).toGenericDict();
-}
-
 std::vector<std::pair<std::string, torch::Tensor>> state(torch::nn::Module& module) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& p : module.named_parameters())
@@ -97,12 +79,10 @@ double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
 }  // namespace
 
 TEST_CASE("SwAV steps equal an independent PyTorch implementation", "[method][swav][python]") {
-  const std::string python = SWAV_TORCH_PYTHON;
-  if (python.empty() || !std::filesystem::exists(python)) {
+  if (test::torch_python().empty()) {
     WARN("no Python with torch found next to LibTorch: skipped");
     return;
   }
-  const std::string script = std::string(SWAV_SOURCE_DIR) + "/tests/python/swav_reference_step.py";
   for (const auto& c : cases()) {
     INFO(c.name);
     const auto& o = c.options;
@@ -127,7 +107,7 @@ TEST_CASE("SwAV steps equal an independent PyTorch implementation", "[method][sw
     REQUIRE(static_cast<int64_t>(losses.size()) == iters * o.train.epochs);
 
     test::TempDir dir;
-    write_tensors(dir.str("inputs.pt"), inputs);
+    test::save_tensors(dir.str("inputs.pt"), inputs);
     nlohmann::json j = {{"arch", o.model.arch},
                         {"stem", o.model.stem},
                         {"width", o.model.width},
@@ -156,10 +136,8 @@ TEST_CASE("SwAV steps equal an independent PyTorch implementation", "[method][sw
                         {"batch_size", o.train.batch_size},
                         {"steps", losses.size()}};
     std::ofstream(dir.str("case.json")) << j.dump(1);
-    const std::string command =
-        fmt::format("\"{}\" -W ignore \"{}\" \"{}\" 2>&1", python, script, dir.str(""));
-    REQUIRE(std::system(command.c_str()) == 0);
-    auto outputs = read_tensors(dir.str("outputs.pt"));
+    REQUIRE(test::run_python("swav_reference_step.py", dir.str("")));
+    auto outputs = test::load_tensors(dir.str("outputs.pt"));
 
     const auto reference_losses = outputs.at("loss").toTensor();
     REQUIRE(reference_losses.numel() == static_cast<int64_t>(losses.size()));
