@@ -15,15 +15,14 @@ height, width], "flip", "jitter", "order", "brightness", "contrast", "saturation
 "grayscale", "blur", "sigma"}]}) and CASE_DIR/inputs.pt ("image/<sample>": uint8 [H, W, 3]) and
 writes CASE_DIR/outputs.pt ("view/<sample>/<crop>": float [3, size, size]).
 """
-import json
 import math
-import os
 import sys
 
 import torch
-import torch.jit._pickle
 import torchvision.transforms.functional as TF
 from torchvision.transforms import InterpolationMode
+
+from case_io import read_case, write_outputs
 
 
 def render(image, v, mean, std):
@@ -53,15 +52,12 @@ def render(image, v, mean, std):
 
 def main():
     case = sys.argv[1]
-    with open(os.path.join(case, "case.json")) as f:
-        c = json.load(f)
-    with torch.serialization.safe_globals([torch.jit._pickle.restore_type_tag]):
-        inputs = torch.load(os.path.join(case, "inputs.pt"), weights_only=True)
+    c, inputs = read_case(case)
     out = {}
     for v in c["views"]:
         image = inputs[f"image/{v['sample']}"]
         out[f"view/{v['sample']}/{v['crop']}"] = render(image, v, c["mean"], c["std"]).contiguous()
-    torch.save(out, os.path.join(case, "outputs.pt"))
+    write_outputs(case, out)
 
 
 if __name__ == "__main__":

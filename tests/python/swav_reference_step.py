@@ -17,15 +17,14 @@ reads CASE_DIR/case.json (the settings) and CASE_DIR/inputs.pt (a dict: "init/<n
 parameter and buffer, "batch/<step>/<crop>" for every view), runs the steps and writes
 CASE_DIR/outputs.pt: "loss" (float64 [steps]) and "final/<name>" for every parameter and buffer.
 """
-import json
 import math
-import os
 import sys
 
 import torch
-import torch.jit._pickle
 import torch.nn as nn
 import torch.nn.functional as F
+
+from case_io import read_case, write_outputs
 
 
 def conv(cin, cout, k, stride):
@@ -174,11 +173,7 @@ def lr_schedule(c):
 
 def main():
     case = sys.argv[1]
-    with open(os.path.join(case, "case.json")) as f:
-        c = json.load(f)
-    # A typed Dict[str, Tensor] from torch::pickle_save carries this type tag.
-    with torch.serialization.safe_globals([torch.jit._pickle.restore_type_tag]):
-        inputs = torch.load(os.path.join(case, "inputs.pt"), weights_only=True)
+    c, inputs = read_case(case)
     torch.set_num_threads(1)
 
     model = SwavNet(c)
@@ -264,7 +259,7 @@ def main():
     result = {"loss": torch.tensor(losses, dtype=torch.float64)}
     for name, t in model.state_dict().items():
         result["final/" + name] = t.detach().clone()
-    torch.save(result, os.path.join(case, "outputs.pt"))
+    write_outputs(case, result)
 
 
 if __name__ == "__main__":
