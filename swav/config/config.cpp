@@ -178,6 +178,8 @@ void read_train(TableReader r, TrainOptions& t) {
   r.read("log_every", t.log_every);
   r.read("precision", t.precision);
   r.read("channels_last", t.channels_last);
+  r.read("collapse_loss_margin", t.collapse_loss_margin);
+  r.read("stop_on_collapse", t.stop_on_collapse);
   r.finish();
 }
 
@@ -323,6 +325,8 @@ const std::vector<std::string> kNotHashed = {"name",
                                              "train.threads",
                                              "train.log_every",
                                              "train.checkpoint_every",
+                                             "train.collapse_loss_margin",
+                                             "train.stop_on_collapse",
                                              "eval.transfer.cache_dir"};
 
 void write_data_keys(Writer& w, const DataOptions& d) {
@@ -454,6 +458,8 @@ std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* 
   w.key("log_every", t.log_every);
   w.key("precision", t.precision);
   w.key("channels_last", t.channels_last);
+  w.key("collapse_loss_margin", t.collapse_loss_margin);
+  w.key("stop_on_collapse", t.stop_on_collapse);
 
   const auto& e = o.eval;
   w.section("eval");

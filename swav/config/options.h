@@ -160,6 +160,11 @@ struct TrainOptions {
   std::string precision = "fp32";  // "fp32", or "bf16": CUDA autocast to bfloat16 in the forward
                                    // pass (Sinkhorn and the loss stay float32)
   bool channels_last = false;      // NHWC memory format for convolutions (faster on tensor cores)
+  // The collapse watch (swav/train/collapse.h; SwAV): an epoch loss within this share of the
+  // chance level ln K, once the prototypes have trained a whole epoch, is flagged as not learning;
+  // 0 turns that check off (low prototype usage is still flagged).
+  double collapse_loss_margin = 0.02;
+  bool stop_on_collapse = false;  // end the trial as failed at the first flagged epoch
 };
 
 /// A second dataset the frozen encoder is evaluated on (transfer): its own data section and

@@ -285,6 +285,9 @@ void check_train(const Checker& c, const TrainOptions& t) {
             toml_string(t.precision), "must be \"fp32\" or \"bf16\"");
   c.require(t.precision == "fp32" || t.device != "cpu", "train.precision", toml_string(t.precision),
             "bf16 autocast needs train.device = \"cuda\"");
+  c.require(t.collapse_loss_margin >= 0 && t.collapse_loss_margin < 1,
+            "train.collapse_loss_margin", toml_float(t.collapse_loss_margin),
+            "must be in [0, 1) (a share of ln K; 0 turns the check off)");
 }
 
 void check_eval(const Checker& c, const EvalOptions& e) {

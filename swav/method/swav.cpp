@@ -1,5 +1,7 @@
 #include "swav/method/swav.h"
 
+#include <cmath>
+
 #include "swav/core/losses.h"
 #include "swav/core/sinkhorn.h"
 #include "swav/data/multicrop.h"
@@ -28,11 +30,22 @@ SwavMethod::SwavMethod(const ExperimentOptions& options, int64_t in_channels)
     : options_(options.swav),
       output_dim_(options.model.output_dim),
       num_clusters_(options.model.prototypes.at(0)),
-      network_(options.model, in_channels) {}
+      network_(options.model, in_channels) {
+  double chance = 0;
+  for (int64_t k : options.model.prototypes) chance += std::log(static_cast<double>(k));
+  collapse_reference_.chance_loss = chance / static_cast<double>(options.model.prototypes.size());
+  collapse_reference_.frozen_iterations = options_.freeze_prototypes_niters;
+  collapse_reference_.clusters = num_clusters_;
+  collapse_reference_.assigned_crops = static_cast<int64_t>(options_.crops_for_assign.size());
+}
+
+CollapseReference SwavMethod::collapse_reference() const { return collapse_reference_; }
 
 void SwavMethod::on_epoch_start(StepContext& ctx) {
   used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
                                   torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
+  code_entropy_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(ctx.device));
+  codes_seen_ = 0;
   if (options_.queue_length > 0 && ctx.epoch >= options_.epoch_queue_starts && !queue_.defined()) {
     // The queue holds whole global batches: its length is rounded down to a multiple of them.
     const int64_t length = options_.queue_length - options_.queue_length % ctx.global_batch;
@@ -67,6 +80,12 @@ StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
         auto q = sinkhorn_codes(out, options_.epsilon, options_.sinkhorn_iterations,
                                 SinkhornImpl::kFused, *ctx.collective);
         codes.push_back(q.narrow(0, q.size(0) - B, B));
+        if (h == 0) {
+          // Entropy of each code (rows sum to 1), summed on the device; read once per epoch.
+          const auto& c = codes.back();
+          code_entropy_ -= (c * torch::log(c.clamp_min(1e-30))).sum().to(torch::kFloat64);
+          codes_seen_ += B;
+        }
       }
     }
     auto head_loss =
@@ -101,7 +120,13 @@ void SwavMethod::after_backward(StepContext& ctx) {
 Scalars SwavMethod::on_epoch_end(StepContext& ctx) {
   if (!used_prototypes_.defined()) return {};
   const double share = used_prototypes_.to(torch::kFloat64).mean().item<double>();
-  return {{"prototype_usage", share}};
+  Scalars out = {{"prototype_usage", share}};
+  if (codes_seen_ > 0 && num_clusters_ > 1) {
+    out.emplace_back("code_entropy", code_entropy_.item<double>() /
+                                         static_cast<double>(codes_seen_) /
+                                         std::log(static_cast<double>(num_clusters_)));
+  }
+  return out;
 }
 
 torch::Tensor SwavMethod::assign(const torch::Tensor& images) {

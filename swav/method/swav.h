@@ -47,8 +47,11 @@ class SwavMethod : public Method {
   /// optimiser gives them no update at all (no gradient, momentum or weight decay).
   void after_backward(StepContext& ctx) override;
   /// "prototype_usage": share of head 0's prototypes that were the argmax of at least one assigned
-  /// crop during the epoch.
+  /// crop during the epoch; "code_entropy": the mean entropy of head 0's codes over ln K (1 =
+  /// uniform codes, nothing to predict; 0 = one-hot).
   Scalars on_epoch_end(StepContext& ctx) override;
+  /// ln K averaged over the heads, the prototypes' frozen iterations, head 0's K.
+  CollapseReference collapse_reference() const override;
   /// Argmax over head 0's prototypes of each image's normalised embedding.
   torch::Tensor assign(const torch::Tensor& images) override;
   int64_t num_clusters() const override { return num_clusters_; }
@@ -70,6 +73,9 @@ class SwavMethod : public Method {
   torch::Tensor queue_;
   int64_t queue_filled_ = 0;
   torch::Tensor used_prototypes_;  // bool [K_0], reset every epoch
+  torch::Tensor code_entropy_;     // float64 sum over the epoch's codes of head 0, on the device
+  int64_t codes_seen_ = 0;         // rows in that sum
+  CollapseReference collapse_reference_;
 };
 
 }  // namespace swav

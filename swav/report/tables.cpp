@@ -296,6 +296,11 @@ std::vector<RunData> load_runs(const Store& store, const std::string& experiment
     for (const auto& m : store.metrics(run.id)) {
       if (m.name == "loss") data.loss.emplace_back(static_cast<double>(m.epoch), m.value);
       if (m.name == "seconds") data.epoch_seconds.push_back(m.value);
+      if (m.name == "collapse" && m.value > 0) {
+        data.collapse |= static_cast<int>(m.value);
+        if (data.collapse_epoch < 0 || m.epoch < data.collapse_epoch)
+          data.collapse_epoch = m.epoch;
+      }
       if (m.name == "prototype_usage" && m.epoch >= usage_epoch) {
         usage_epoch = m.epoch;
         data.prototype_usage = m.value;
@@ -425,7 +430,15 @@ Table build_table(const std::string& experiment, const std::vector<RunData>& run
     Row row;
     row.labels = labels;
     for (const auto& key : table.setting_keys) row.settings.push_back(value_of(*members[0], key));
-    for (const auto* r : members) row.run_ids.push_back(r->run.id);
+    for (const auto* r : members) {
+      row.run_ids.push_back(r->run.id);
+      if (r->collapse == 0) continue;
+      std::vector<std::string> kinds;
+      if (r->collapse & 1) kinds.push_back("loss at ln K");
+      if (r->collapse & 2) kinds.push_back("prototype usage below 50%");
+      row.collapses.push_back(fmt::format("run {}: {}, from epoch {}", r->run.id,
+                                          join(kinds, " and "), r->collapse_epoch + 1));
+    }
     for (const auto& column : table.columns) {
       std::vector<double> values;
       for (const auto* r : members) {
@@ -498,6 +511,13 @@ std::string render(const Table& table, Format format) {
     return text;
   };
   auto count_text = [](const Row& row) { return std::to_string(row.run_ids.size()); };
+  // Rows with a run the collapse watch flagged are marked, and the flags listed under the table.
+  std::vector<std::string> collapse_notes;
+  for (const auto& row : table.rows)
+    collapse_notes.insert(collapse_notes.end(), row.collapses.begin(), row.collapses.end());
+  const std::string collapse_legend =
+      "the collapse watch flagged a run of this row during training (metric 'collapse' in the "
+      "store): ";
 
   std::string out;
   const std::string legend =
@@ -528,6 +548,7 @@ std::string render(const Table& table, Format format) {
         for (char ch : label) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
         cells.push_back(escaped);
       }
+      if (!table.rows[r].collapses.empty()) cells.back() += " †";
       cells.push_back(count_text(table.rows[r]));
       for (size_t c = 0; c < table.columns.size(); ++c) {
         const std::string text = cell_text(table.rows[r], c);
@@ -535,6 +556,8 @@ std::string render(const Table& table, Format format) {
       }
       out += "| " + join(cells, " | ") + " |\n";
     }
+    if (!collapse_notes.empty())
+      out += "\n† " + collapse_legend + join(collapse_notes, "; ") + ".\n";
     const auto settings = method_settings(table);
     if (!settings.empty()) {
       out += "\nSettings that differ between methods (each method's own, not ablated):\n\n";
@@ -569,6 +592,7 @@ std::string render(const Table& table, Format format) {
     for (size_t r = 0; r < table.rows.size(); ++r) {
       std::vector<std::string> cells;
       for (const auto& label : table.rows[r].labels) cells.push_back(latex_escape(label));
+      if (!table.rows[r].collapses.empty()) cells.back() += "$^\\dagger$";
       cells.push_back(count_text(table.rows[r]));
       for (size_t c = 0; c < table.columns.size(); ++c) {
         const std::string text = cell_text(table.rows[r], c);
@@ -577,6 +601,8 @@ std::string render(const Table& table, Format format) {
       out += join(cells, " & ") + " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
+    if (!collapse_notes.empty())
+      out += "% $\\dagger$: " + collapse_legend + join(collapse_notes, "; ") + "\n";
     for (const auto& [method, values] : method_settings(table)) {
       std::vector<std::string> pairs;
       for (size_t i = 0; i < values.size(); ++i)
@@ -589,6 +615,7 @@ std::string render(const Table& table, Format format) {
     for (const auto& t : table.setting_titles) header.push_back(csv_field(t));
     header.push_back("n");
     for (const auto& c : table.columns) header.push_back(csv_field(c.title));
+    if (!collapse_notes.empty()) header.push_back("collapse");
     out += join(header, ",") + "\n";
     for (size_t r = 0; r < table.rows.size(); ++r) {
       std::vector<std::string> cells;
@@ -597,6 +624,7 @@ std::string render(const Table& table, Format format) {
       cells.push_back(count_text(table.rows[r]));
       for (size_t c = 0; c < table.columns.size(); ++c)
         cells.push_back(csv_field(cell_text(table.rows[r], c) + (best[r][c] ? "*" : "")));
+      if (!collapse_notes.empty()) cells.push_back(csv_field(join(table.rows[r].collapses, "; ")));
       out += join(cells, ",") + "\n";
     }
   }

@@ -55,6 +55,7 @@ struct Row {
   std::vector<std::string> labels;    // one per row key, display form
   std::vector<std::string> settings;  // one per setting key, display form
   std::vector<int64_t> run_ids;       // the runs (seeds) pooled in this row, ascending
+  std::vector<std::string> collapses;  // "run N: <what>, from epoch E" for each flagged run
   std::vector<Stat> cells;            // one per column
 };
 
@@ -81,6 +82,8 @@ struct RunData {
   std::vector<std::pair<double, double>> loss;  // (epoch, loss)
   std::vector<double> epoch_seconds;
   double prototype_usage = -1;  // last epoch's, or -1 when not logged
+  int collapse = 0;             // OR of the collapse watch's flags over the epochs (0 = none)
+  int64_t collapse_epoch = -1;  // first flagged epoch (0-based), -1 when none
 };
 
 /// Flattens a resolved config (to_toml text) into dotted keys; values in display form (strings

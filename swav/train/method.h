@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,6 +47,16 @@ struct StepOutput {
 /// Named scalars a method reports (e.g. at the end of an epoch).
 using Scalars = std::vector<std::pair<std::string, double>>;
 
+/// What the Trainer's collapse watch (swav/train/collapse.h) compares a method's run with.
+struct CollapseReference {
+  /// The loss of uniform predictions: ln K for a cross-entropy over K clusters (averaged over
+  /// heads as the loss is). NaN: the method has no such level and is not watched.
+  double chance_loss = std::numeric_limits<double>::quiet_NaN();
+  int64_t frozen_iterations = 0;  // first iterations in which the clusters are not trained
+  int64_t clusters = 0;           // K of the head whose "prototype_usage" the method reports
+  int64_t assigned_crops = 0;     // crops per image that are assigned a cluster
+};
+
 class Method {
  public:
   virtual ~Method() = default;
@@ -76,6 +87,9 @@ class Method {
   virtual void after_step(StepContext& ctx) {}
   /// Scalars summarising the finished epoch (e.g. prototype usage); called once per epoch.
   virtual Scalars on_epoch_end(StepContext& ctx) { return {}; }
+  /// The chance level and cluster counts the collapse watch judges this method's epochs by; the
+  /// default (no chance level) turns the watch off.
+  virtual CollapseReference collapse_reference() const { return {}; }
 
   /// Cluster ids (int64 [B], in [0, num_clusters())) of normalised images [B, C, H, W] on the
   /// module's device: the argmax prototype of each image, for cluster-quality evaluation. The

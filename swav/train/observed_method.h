@@ -39,6 +39,7 @@ class ObservedMethod : public Method {
   void after_backward(StepContext& ctx) override { inner_.after_backward(ctx); }
   void after_step(StepContext& ctx) override { inner_.after_step(ctx); }
   Scalars on_epoch_end(StepContext& ctx) override { return inner_.on_epoch_end(ctx); }
+  CollapseReference collapse_reference() const override { return inner_.collapse_reference(); }
   torch::Tensor assign(const torch::Tensor& images) override { return inner_.assign(images); }
   int64_t num_clusters() const override { return inner_.num_clusters(); }
   void save_state(torch::serialize::OutputArchive& archive) const override {

@@ -553,6 +553,21 @@ std::string format_run_results(const Store& store, int64_t run_id) {
   }
   if (!usage.empty())
     out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);
+  // Shown only when the collapse watch flagged an epoch (the warning and remedies are in the log).
+  const auto collapse = store.metrics(run_id, "collapse");
+  if (!collapse.empty()) {
+    int flags = 0;
+    for (const auto& m : collapse) flags |= static_cast<int>(m.value);
+    std::vector<std::string> kinds;
+    if (flags & 1) kinds.push_back("loss at ln K");
+    if (flags & 2) kinds.push_back("prototype usage below 50%");
+    const auto entropy = store.metrics(run_id, "code_entropy");
+    out += fmt::format(
+        "| collapse watch | {} in {} epoch(s) from epoch {}{}; remedies in the log |\n",
+        fmt::join(kinds, " and "), collapse.size(), collapse.front().epoch + 1,
+        entropy.empty() ? ""
+                        : fmt::format(", codes' entropy {:.2f} of ln K", entropy.back().value));
+  }
   for (const auto& [key, value] : evals) {
     if (key.rfind("knn/", 0) != 0) continue;
     const std::string metric = key.substr(4);

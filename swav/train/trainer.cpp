@@ -9,6 +9,7 @@
 #include "swav/data/multicrop.h"
 #include "swav/optim/larc.h"
 #include "swav/optim/schedule.h"
+#include "swav/train/collapse.h"
 #include "swav/util/error.h"
 #include "swav/util/progress.h"
 
@@ -142,6 +143,7 @@ TrainSummary Trainer::fit() {
          train.batch_size, world, train_.size());
   }
   WarmupCosine schedule(options_.optim, iters_per_epoch, train.epochs);
+  const CollapseWatch collapse(method_.collapse_reference(), options_, iters_per_epoch);
 
   StepContext ctx;
   ctx.device = device_;
@@ -240,9 +242,26 @@ TrainSummary Trainer::fit() {
         {"seconds", seconds},
         {"images_per_sec", static_cast<double>(step * train.batch_size * world) / seconds}};
     for (auto& kv : method_.on_epoch_end(ctx)) metrics.push_back(kv);
+    std::vector<CollapseFinding> findings;
+    if (collapse.active()) {
+      metrics.emplace_back("loss_over_chance", collapse.loss_over_chance(metrics));
+      findings = collapse.judge(epoch, metrics);
+      if (!findings.empty()) {
+        metrics.emplace_back("collapse", static_cast<double>(collapse_flag(findings)));
+        if (collective_.rank() == 0) {
+          fmt::print(stderr, "{}{}", label_, describe(findings, epoch));
+          std::fflush(stderr);
+        }
+      }
+    }
     summary.epoch_metrics.push_back(metrics);
     summary.epochs = epoch + 1;
     if (callback_) callback_(epoch, metrics);
+    if (!findings.empty() && train.stop_on_collapse) {
+      // The epoch's metrics, with the flag, are stored; no checkpoint is written for it.
+      fail("training stopped at epoch {} (train.stop_on_collapse = true): {}; remedies: {}",
+           epoch + 1, findings[0].what, fmt::join(findings[0].remedies, "; "));
+    }
     const bool final_epoch = epoch + 1 == train.epochs;
     if (!checkpoint_path_.empty() && collective_.rank() == 0 &&
         (final_epoch || (epoch + 1) % train.checkpoint_every == 0)) {

@@ -4,6 +4,7 @@
 #include "swav/data/image_set.h"
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
+#include "swav/core/sinkhorn.h"
 #include "swav/method/swav.h"
 #include "swav/optim/larc.h"
 
@@ -131,8 +132,27 @@ TEST_CASE("SwAV averages the loss over prototype heads", "[method][swav]") {
   CHECK(one > 0);
   CHECK(two == Approx(one).epsilon(1e-6));
   auto usage = single.on_epoch_end(ctx);
-  REQUIRE(usage.size() == 1);
+  REQUIRE(usage.size() == 2);
   CHECK(usage[0].first == "prototype_usage");
   CHECK(usage[0].second > 0);
   CHECK(usage[0].second <= 1);
+  // The codes' mean entropy as a share of ln K: neither one-hot nor uniform.
+  CHECK(usage[1].first == "code_entropy");
+  CHECK(usage[1].second > 0.1);
+  CHECK(usage[1].second < 0.99);
+  // The same share computed here from the codes of the step's scores (the forward pass in train
+  // mode depends only on the batch, and the step changed no parameter).
+  {
+    torch::NoGradGuard no_grad;
+    auto scores = single.network()->forward(batch.views).second[0];
+    const int64_t B = batch.views[0].size(0);
+    double entropy = 0;
+    for (int64_t crop : f.options.swav.crops_for_assign) {
+      auto q = sinkhorn_codes(scores.narrow(0, crop * B, B), f.options.swav.epsilon,
+                              f.options.swav.sinkhorn_iterations, SinkhornImpl::kFused);
+      entropy -= (q * q.log()).sum().item<double>();
+    }
+    entropy /= static_cast<double>(B * f.options.swav.crops_for_assign.size()) * std::log(12.0);
+    CHECK(usage[1].second == Approx(entropy).epsilon(1e-5));
+  }
 }

@@ -122,6 +122,34 @@ TEST_CASE("an epsilon sweep becomes one row per epsilon with seeds pooled", "[re
                                                   Catch::Contains("eps, other"));
 }
 
+TEST_CASE("a run the collapse watch flagged is marked in every format", "[report]") {
+  test::TempDir dir;
+  Store store(dir.str("s.db"));
+  add_run(store, "eps", with(0.05, 1), {{"knn", "top1_k20", 0.80}}, {3.0, 2.0}, 10.0, 0.9);
+  const int64_t stuck =
+      add_run(store, "eps", with(0.5, 1), {{"knn", "top1_k20", 0.30}}, {4.6, 4.6, 4.6}, 10.0, 0.3);
+  store.log_metrics(stuck, 1, 0, {{"collapse", 1.0}});
+  store.log_metrics(stuck, 2, 0, {{"collapse", 3.0}});
+
+  const Table table = build_table("eps", load_runs(store, "eps"));
+  REQUIRE(table.rows.size() == 2);
+  CHECK(table.rows[0].collapses.empty());
+  REQUIRE(table.rows[1].collapses.size() == 1);
+  const std::string note = fmt::format(
+      "run {}: loss at ln K and prototype usage below 50%, from epoch 2", stuck);
+  CHECK(table.rows[1].collapses[0] == note);
+
+  const std::string md = render(table, Format::kMarkdown);
+  CHECK_THAT(md, Catch::Contains("| 0.5 † | 1 |") && Catch::Contains("| 0.05 | 1 |") &&
+                     Catch::Contains("\n† the collapse watch flagged") &&
+                     Catch::Contains(note + ".\n"));
+  CHECK_THAT(render(table, Format::kLatex), Catch::Contains("0.5$^\\dagger$ & 1") &&
+                                                Catch::Contains("% $\\dagger$: the collapse"));
+  const std::string csv = render(table, Format::kCsv);
+  CHECK_THAT(csv, Catch::StartsWith("epsilon,n,kNN k=20,s/epoch,Proto usage,collapse\n") &&
+                      Catch::Contains(",\"" + note + "\"\n"));
+}
+
 TEST_CASE("layouts follow the keys that vary", "[report]") {
   auto layout_of = [](std::vector<ExperimentOptions> settings,
                       std::vector<std::string> methods = {}) {
