@@ -191,7 +191,7 @@ TEST_CASE("a run stuck at ln K is flagged in the store, and stopped when asked",
   CHECK(store.metrics(stopped.run_id, "collapse").size() == 1);
 }
 
-TEST_CASE("the tiny run that learns raises no flag", "[collapse]") {
+TEST_CASE("a run far from chance raises no flag and is not stopped", "[collapse]") {
   test::TempDir dir;
   auto options = stuck_experiment(dir);
   options.name = "learns";
