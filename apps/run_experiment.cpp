@@ -1,5 +1,6 @@
 // run_experiment experiments/<name>.toml [key=value ...] [--db PATH] [--force] [--quiet]
 //                [--dry-run] [--only PATTERN]
+// run_experiment --keys [PREFIX]
 // Trains and evaluates every trial of an experiment (its [sweep], or the one config), records
 // everything in the SQLite store and prints the results.
 #include <fmt/format.h>
@@ -30,9 +31,52 @@ store). Exits 1 if any trial failed. See docs/EXPERIMENTS.md.
   --dry-run        list the trials with their folders, config hashes and resolved configs; run nothing
   --only PATTERN   run only trials whose name matches PATTERN (a glob with * ? [..], else a substring)
   --force          run again even if a finished run with the same config exists
+  --keys [PREFIX]  list every config key (or those starting with PREFIX, e.g. swav) with its type,
+                   default and meaning, and exit
   --quiet          no progress lines
   -h, --help       this text
 )";
+
+/// --keys: the reference of every key, from the field lists (swav/config/fields.h).
+int print_keys(const std::string& prefix) {
+  size_t shown = 0;
+  for (const auto& k : swav::key_docs()) {
+    const std::string bare = k.path.substr(k.path.find_first_not_of('['));
+    if (!prefix.empty() && bare.rfind(prefix, 0) != 0) continue;
+    ++shown;
+    if (k.type == "section") {
+      fmt::print("\n{}  {}\n", k.path, k.doc);
+      continue;
+    }
+    if (k.path.rfind("[[", 0) == 0) {  // [[table]] arrays: no value of their own
+      fmt::print("{}  ({})\n", k.path, k.type);
+    } else {
+      fmt::print("{} = {}  ({}{})\n", k.path, k.default_value, k.type,
+                 k.hashed ? "" : ", not in the config hash");
+    }
+    // The meaning, wrapped at 100 columns under the key.
+    std::string line = "    ";
+    size_t start = 0;
+    const std::string& doc = k.doc;
+    while (start < doc.size()) {
+      size_t end = doc.find(' ', start);
+      if (end == std::string::npos) end = doc.size();
+      const std::string word = doc.substr(start, end - start);
+      if (line.size() > 4 && line.size() + 1 + word.size() > 100) {
+        fmt::print("{}\n", line);
+        line = "    ";
+      }
+      line += (line.size() > 4 ? " " : "") + word;
+      start = end + 1;
+    }
+    if (line.size() > 4) fmt::print("{}\n", line);
+  }
+  if (shown == 0) {
+    fmt::print(stderr, "run_experiment: no config key starts with '{}'\n", prefix);
+    return 1;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -56,6 +100,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       request.only = argv[++i];
+    } else if (arg == "--keys") {
+      return print_keys(i + 1 < argc ? argv[i + 1] : "");
     } else if (arg == "--dry-run") {
       dry_run = true;
     } else if (arg == "--force") {

@@ -16,12 +16,16 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "swav/config/detail.h"
+#include "swav/config/fields.h"
 #include "swav/util/error.h"
 
 namespace swav {
 
+using config_detail::describe;
 using config_detail::find_key;
 using config_detail::KeyInfo;
 using config_detail::KeyType;
@@ -33,194 +37,48 @@ using config_detail::TableReader;
 namespace {
 
 // --- table -> options -------------------------------------------------------------------------
-// One read per field, in the order of options.h; the readers note what they consumed.
+// The field lists of fields.h, read through TableReader, which notes what it consumed so that
+// finish() can report the rest of each table as unknown.
 
-void read_crop(TableReader& r, CropGroup& c) {
-  r.read("size", c.size);
-  r.read("count", c.count);
-  r.read("min_scale", c.min_scale);
-  r.read("max_scale", c.max_scale);
-  r.finish();
-}
+class Reader {
+ public:
+  explicit Reader(TableReader table) : table_(std::move(table)) {}
 
-void read_data(TableReader r, DataOptions& d) {
-  r.read("format", d.format);
-  r.read("root", d.root);
-  r.read("train_split", d.train_split);
-  r.read("test_split", d.test_split);
-  r.read("image_size", d.image_size);
-  r.read("train_limit", d.train_limit);
-  r.read("test_limit", d.test_limit);
-  r.read("cache_dir", d.cache_dir);
-  r.read("synthetic_classes", d.synthetic_classes);
-  r.read("synthetic_train_per_class", d.synthetic_train_per_class);
-  r.read("synthetic_test_per_class", d.synthetic_test_per_class);
-  r.read("synthetic_size", d.synthetic_size);
-  r.read("synthetic_channels", d.synthetic_channels);
-  r.finish();
-}
-
-void read_augment(TableReader r, AugmentOptions& a) {
-  std::vector<TableReader> crops;
-  if (r.table_array("crops", crops)) {
-    a.crops.assign(crops.size(), CropGroup{});
-    for (size_t i = 0; i < crops.size(); ++i) read_crop(crops[i], a.crops[i]);
+  template <class T, class... Rules>
+  void key(std::string_view name, T& field, const char* /*doc*/, const Rules&...) {
+    table_.read(name, field);
   }
-  r.read("min_ratio", a.min_ratio);
-  r.read("max_ratio", a.max_ratio);
-  r.read("flip_prob", a.flip_prob);
-  r.read("jitter_prob", a.jitter_prob);
-  r.read("brightness", a.brightness);
-  r.read("contrast", a.contrast);
-  r.read("saturation", a.saturation);
-  r.read("hue", a.hue);
-  r.read("grayscale_prob", a.grayscale_prob);
-  r.read("blur_prob", a.blur_prob);
-  r.read("blur_sigma_min", a.blur_sigma_min);
-  r.read("blur_sigma_max", a.blur_sigma_max);
-  r.read("mean", a.mean);
-  r.read("std", a.std);
-  r.read("device", a.device);
-  r.read("workers", a.workers);
-  r.read("prefetch", a.prefetch);
-  r.finish();
-}
+  template <class S>
+  void section(std::string_view name, S& options, const char* /*doc*/) {
+    Reader sub(table_.section(name));
+    describe(sub, options);
+    sub.finish();
+  }
+  template <class S>
+  void inline_tables(std::string_view name, std::vector<S>& out, const char* /*doc*/) {
+    tables(name, out);
+  }
+  template <class S>
+  void table_sections(std::string_view name, std::vector<S>& out, const char* /*doc*/) {
+    tables(name, out);
+  }
+  void finish() const { table_.finish(); }
 
-void read_model(TableReader r, ModelOptions& m) {
-  r.read("arch", m.arch);
-  r.read("stem", m.stem);
-  r.read("width", m.width);
-  r.read("hidden_dim", m.hidden_dim);
-  r.read("output_dim", m.output_dim);
-  r.read("prototypes", m.prototypes);
-  r.finish();
-}
-
-void read_swav(TableReader r, SwavOptions& s) {
-  r.read("epsilon", s.epsilon);
-  r.read("sinkhorn_iterations", s.sinkhorn_iterations);
-  r.read("temperature", s.temperature);
-  r.read("crops_for_assign", s.crops_for_assign);
-  r.read("queue_length", s.queue_length);
-  r.read("epoch_queue_starts", s.epoch_queue_starts);
-  r.read("freeze_prototypes_niters", s.freeze_prototypes_niters);
-  r.finish();
-}
-
-void read_simclr(TableReader r, SimclrOptions& s) {
-  r.read("temperature", s.temperature);
-  r.finish();
-}
-
-void read_deepcluster(TableReader r, DeepClusterOptions& d) {
-  r.read("crops_for_assign", d.crops_for_assign);
-  r.read("temperature", d.temperature);
-  r.read("kmeans_iterations", d.kmeans_iterations);
-  r.finish();
-}
-
-void read_deepcluster_v1(TableReader r, DeepClusterV1Options& d) {
-  r.read("pca_dim", d.pca_dim);
-  r.read("kmeans_iterations", d.kmeans_iterations);
-  r.finish();
-}
-
-void read_sela(TableReader r, SelaOptions& s) {
-  r.read("lambda", s.lambda);
-  r.read("label_steps", s.label_steps);
-  r.read("schedule", s.schedule);
-  r.read("sinkhorn_tolerance", s.sinkhorn_tolerance);
-  r.finish();
-}
-
-void read_sela_v2(TableReader r, SelaV2Options& s) {
-  r.read("crops_for_assign", s.crops_for_assign);
-  r.read("temperature", s.temperature);
-  r.read("epsilon", s.epsilon);
-  r.read("sinkhorn_iterations", s.sinkhorn_iterations);
-  r.finish();
-}
-
-void read_pcl(TableReader r, PclOptions& p) {
-  r.read("temperature", p.temperature);
-  r.read("momentum", p.momentum);
-  r.read("queue_length", p.queue_length);
-  r.read("warmup_epochs", p.warmup_epochs);
-  r.read("clusters", p.clusters);
-  r.read("negative_prototypes", p.negative_prototypes);
-  r.read("kmeans_iterations", p.kmeans_iterations);
-  r.read("kmeans_restarts", p.kmeans_restarts);
-  r.finish();
-}
-
-void read_optim(TableReader r, OptimOptions& o) {
-  r.read("base_lr", o.base_lr);
-  r.read("final_lr", o.final_lr);
-  r.read("start_warmup", o.start_warmup);
-  r.read("warmup_epochs", o.warmup_epochs);
-  r.read("momentum", o.momentum);
-  r.read("weight_decay", o.weight_decay);
-  r.read("larc", o.larc);
-  r.read("larc_trust", o.larc_trust);
-  r.read("larc_clip", o.larc_clip);
-  r.read("larc_eps", o.larc_eps);
-  r.read("exclude_bias_bn", o.exclude_bias_bn);
-  r.finish();
-}
-
-void read_train(TableReader r, TrainOptions& t) {
-  r.read("epochs", t.epochs);
-  r.read("batch_size", t.batch_size);
-  r.read("device", t.device);
-  r.read("seed", t.seed);
-  r.read("threads", t.threads);
-  r.read("checkpoint_every", t.checkpoint_every);
-  r.read("log_every", t.log_every);
-  r.read("precision", t.precision);
-  r.read("channels_last", t.channels_last);
-  r.read("collapse_loss_margin", t.collapse_loss_margin);
-  r.read("stop_on_collapse", t.stop_on_collapse);
-  r.finish();
-}
-
-void read_eval(TableReader r, EvalOptions& e) {
-  r.read("knn_k", e.knn_k);
-  r.read("knn_temperature", e.knn_temperature);
-  r.read("linear", e.linear);
-  r.read("linear_epochs", e.linear_epochs);
-  r.read("linear_lr", e.linear_lr);
-  r.read("linear_momentum", e.linear_momentum);
-  r.read("linear_weight_decay", e.linear_weight_decay);
-  r.read("linear_batch_size", e.linear_batch_size);
-  r.read("untrained_baseline", e.untrained_baseline);
-  r.read("batch_size", e.batch_size);
-  r.read("swav_linear", e.swav_linear);
-  r.read("swav_linear_epochs", e.swav_linear_epochs);
-  r.read("swav_linear_min_scale", e.swav_linear_min_scale);
-  r.read("center_crop", e.center_crop);
-  r.read("semi_supervised", e.semi_supervised);
-  r.read("semi_fractions", e.semi_fractions);
-  r.read("semi_epochs", e.semi_epochs);
-  r.read("semi_lr", e.semi_lr);
-  r.read("semi_head_lr", e.semi_head_lr);
-  r.read("semi_momentum", e.semi_momentum);
-  r.read("semi_weight_decay", e.semi_weight_decay);
-  r.read("semi_batch_size", e.semi_batch_size);
-  r.read("semi_seed", e.semi_seed);
-  r.read("clusters", e.clusters);
-  // [[eval.transfer]]: name, mean, std and the keys of [data], flat.
-  std::vector<TableReader> transfers;
-  if (r.table_array("transfer", transfers)) {
-    e.transfer.assign(transfers.size(), TransferOptions{});
-    for (size_t i = 0; i < transfers.size(); ++i) {
-      transfers[i].read("name", e.transfer[i].name);
-      transfers[i].read("mean", e.transfer[i].mean);
-      transfers[i].read("std", e.transfer[i].std);
-      read_data(transfers[i], e.transfer[i].data);
+ private:
+  template <class S>
+  void tables(std::string_view name, std::vector<S>& out) {
+    std::vector<TableReader> elements;
+    if (!table_.table_array(name, elements)) return;
+    out.assign(elements.size(), S{});
+    for (size_t i = 0; i < elements.size(); ++i) {
+      Reader sub(std::move(elements[i]));
+      describe(sub, out[i]);
+      sub.finish();
     }
   }
-  r.finish();
-}
+
+  TableReader table_;
+};
 
 // --- text -> table, overrides ---------------------------------------------------------------
 
@@ -267,235 +125,149 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
 
 // --- options -> canonical TOML ---------------------------------------------------------------
 
-/// Writes keys in a fixed order; with `skip` set, keys in it are left out (the hashed form).
-class Writer {
- public:
-  explicit Writer(const std::set<std::string>* skip) : skip_(skip) {}
+std::string value_text(const std::string& v) { return config_detail::toml_string(v); }
+std::string value_text(int64_t v) { return std::to_string(v); }
+std::string value_text(double v) { return config_detail::toml_float(v); }
+std::string value_text(bool v) { return v ? "true" : "false"; }
+std::string value_text(const std::vector<int64_t>& v) { return config_detail::toml_array(v); }
+std::string value_text(const std::vector<double>& v) { return config_detail::toml_array(v); }
 
-  /// The header is written with the section's first key that is not skipped, so a section
-  /// skipped whole leaves no trace in the hashed form.
-  void section(const std::string& name) {
-    section_ = name;
-    header_pending_ = true;
+template <class Tag, class... Rules>
+constexpr bool has_tag() {
+  return (std::is_same_v<Tag, Rules> || ...);
+}
+
+/// One table as an inline TOML table: "{ size = 64, count = 2, ... }".
+class InlineWriter {
+ public:
+  template <class T, class... Rules>
+  void key(std::string_view name, const T& value, const char*, const Rules&...) {
+    out_ += fmt::format("{}{} = {}", out_.empty() ? "{ " : ", ", name, value_text(value));
   }
-  /// One element of an array of tables ("[[eval.transfer]]").
-  void array_section(const std::string& name) {
-    section_ = name;
-    out_ += fmt::format("\n[[{}]]\n", name);
-  }
-  void key(const std::string& name, const std::string& value) {
-    raw(name, config_detail::toml_string(value));
-  }
-  void key(const std::string& name, int64_t value) { raw(name, std::to_string(value)); }
-  void key(const std::string& name, double value) { raw(name, config_detail::toml_float(value)); }
-  void key(const std::string& name, bool value) { raw(name, value ? "true" : "false"); }
-  void key(const std::string& name, const std::vector<int64_t>& v) {
-    raw(name, config_detail::toml_array(v));
-  }
-  void key(const std::string& name, const std::vector<double>& v) {
-    raw(name, config_detail::toml_array(v));
-  }
-  void key(const std::string& name, const std::vector<CropGroup>& crops) {
-    std::string text = "[\n";
-    for (const auto& c : crops) text += "  " + config_detail::toml_crop(c) + ",\n";
-    raw(name, text + "]");
-  }
-  std::string str() const { return out_; }
+  std::string str() const { return out_ + " }"; }
 
  private:
-  void raw(const std::string& name, const std::string& value) {
-    if (skip_ && skip_->count(section_.empty() ? name : section_ + "." + name)) return;
-    if (header_pending_) out_ += fmt::format("\n[{}]\n", section_);
-    header_pending_ = false;
-    out_ += fmt::format("{} = {}\n", name, value);
-  }
-  const std::set<std::string>* skip_;
-  std::string section_;
-  bool header_pending_ = false;
   std::string out_;
 };
 
-// Fields that only say where things go or how fast they run: never results.
-const std::vector<std::string> kNotHashed = {"name",
-                                             "db",
-                                             "run_dir",
-                                             "data.cache_dir",
-                                             "augment.workers",
-                                             "augment.prefetch",
-                                             "train.threads",
-                                             "train.log_every",
-                                             "train.checkpoint_every",
-                                             "train.collapse_loss_margin",
-                                             "train.stop_on_collapse",
-                                             "eval.transfer.cache_dir"};
+/// The whole config as TOML, in the order of the field lists. With `hashed`, keys tagged
+/// NotHashed, sections of methods other than the one that runs (but [swav]), and keys tagged
+/// HashedUnlessDefault that hold their default are left out: the text config_hash hashes.
+class Writer {
+ public:
+  Writer(bool hashed, std::string method) : hashed_(hashed), method_(std::move(method)) {}
 
-void write_data_keys(Writer& w, const DataOptions& d) {
-  w.key("format", d.format);
-  w.key("root", d.root);
-  w.key("train_split", d.train_split);
-  w.key("test_split", d.test_split);
-  w.key("image_size", d.image_size);
-  w.key("train_limit", d.train_limit);
-  w.key("test_limit", d.test_limit);
-  w.key("cache_dir", d.cache_dir);
-  w.key("synthetic_classes", d.synthetic_classes);
-  w.key("synthetic_train_per_class", d.synthetic_train_per_class);
-  w.key("synthetic_test_per_class", d.synthetic_test_per_class);
-  w.key("synthetic_size", d.synthetic_size);
-  w.key("synthetic_channels", d.synthetic_channels);
-}
-
-std::string write_toml(const ExperimentOptions& o, const std::set<std::string>* skip) {
-  Writer w(skip);
-  w.key("name", o.name);
-  w.key("method", o.method);
-  w.key("db", o.db);
-  w.key("run_dir", o.run_dir);
-
-  w.section("data");
-  write_data_keys(w, o.data);
-
-  const auto& a = o.augment;
-  w.section("augment");
-  w.key("crops", a.crops);
-  w.key("min_ratio", a.min_ratio);
-  w.key("max_ratio", a.max_ratio);
-  w.key("flip_prob", a.flip_prob);
-  w.key("jitter_prob", a.jitter_prob);
-  w.key("brightness", a.brightness);
-  w.key("contrast", a.contrast);
-  w.key("saturation", a.saturation);
-  w.key("hue", a.hue);
-  w.key("grayscale_prob", a.grayscale_prob);
-  w.key("blur_prob", a.blur_prob);
-  w.key("blur_sigma_min", a.blur_sigma_min);
-  w.key("blur_sigma_max", a.blur_sigma_max);
-  w.key("mean", a.mean);
-  w.key("std", a.std);
-  w.key("device", a.device);
-  w.key("workers", a.workers);
-  w.key("prefetch", a.prefetch);
-
-  const auto& m = o.model;
-  w.section("model");
-  w.key("arch", m.arch);
-  w.key("stem", m.stem);
-  w.key("width", m.width);
-  w.key("hidden_dim", m.hidden_dim);
-  w.key("output_dim", m.output_dim);
-  w.key("prototypes", m.prototypes);
-
-  const auto& s = o.swav;
-  w.section("swav");
-  w.key("epsilon", s.epsilon);
-  w.key("sinkhorn_iterations", s.sinkhorn_iterations);
-  w.key("temperature", s.temperature);
-  w.key("crops_for_assign", s.crops_for_assign);
-  w.key("queue_length", s.queue_length);
-  w.key("epoch_queue_starts", s.epoch_queue_starts);
-  w.key("freeze_prototypes_niters", s.freeze_prototypes_niters);
-
-  w.section("simclr");
-  w.key("temperature", o.simclr.temperature);
-
-  const auto& dc = o.deepcluster;
-  w.section("deepcluster");
-  w.key("crops_for_assign", dc.crops_for_assign);
-  w.key("temperature", dc.temperature);
-  w.key("kmeans_iterations", dc.kmeans_iterations);
-
-  w.section("deepcluster_v1");
-  w.key("pca_dim", o.deepcluster_v1.pca_dim);
-  w.key("kmeans_iterations", o.deepcluster_v1.kmeans_iterations);
-
-  const auto& s1 = o.sela;
-  w.section("sela");
-  w.key("lambda", s1.lambda);
-  w.key("label_steps", s1.label_steps);
-  w.key("schedule", s1.schedule);
-  w.key("sinkhorn_tolerance", s1.sinkhorn_tolerance);
-
-  const auto& se = o.sela_v2;
-  w.section("sela_v2");
-  w.key("crops_for_assign", se.crops_for_assign);
-  w.key("temperature", se.temperature);
-  w.key("epsilon", se.epsilon);
-  w.key("sinkhorn_iterations", se.sinkhorn_iterations);
-
-  const auto& pc = o.pcl;
-  w.section("pcl");
-  w.key("temperature", pc.temperature);
-  w.key("momentum", pc.momentum);
-  w.key("queue_length", pc.queue_length);
-  w.key("warmup_epochs", pc.warmup_epochs);
-  w.key("clusters", pc.clusters);
-  w.key("negative_prototypes", pc.negative_prototypes);
-  w.key("kmeans_iterations", pc.kmeans_iterations);
-  w.key("kmeans_restarts", pc.kmeans_restarts);
-
-  const auto& op = o.optim;
-  w.section("optim");
-  w.key("base_lr", op.base_lr);
-  w.key("final_lr", op.final_lr);
-  w.key("start_warmup", op.start_warmup);
-  w.key("warmup_epochs", op.warmup_epochs);
-  w.key("momentum", op.momentum);
-  w.key("weight_decay", op.weight_decay);
-  w.key("larc", op.larc);
-  w.key("larc_trust", op.larc_trust);
-  w.key("larc_clip", op.larc_clip);
-  w.key("larc_eps", op.larc_eps);
-  w.key("exclude_bias_bn", op.exclude_bias_bn);
-
-  const auto& t = o.train;
-  w.section("train");
-  w.key("epochs", t.epochs);
-  w.key("batch_size", t.batch_size);
-  w.key("device", t.device);
-  w.key("seed", t.seed);
-  w.key("threads", t.threads);
-  w.key("checkpoint_every", t.checkpoint_every);
-  w.key("log_every", t.log_every);
-  w.key("precision", t.precision);
-  w.key("channels_last", t.channels_last);
-  w.key("collapse_loss_margin", t.collapse_loss_margin);
-  w.key("stop_on_collapse", t.stop_on_collapse);
-
-  const auto& e = o.eval;
-  w.section("eval");
-  w.key("knn_k", e.knn_k);
-  w.key("knn_temperature", e.knn_temperature);
-  w.key("linear", e.linear);
-  w.key("linear_epochs", e.linear_epochs);
-  w.key("linear_lr", e.linear_lr);
-  w.key("linear_momentum", e.linear_momentum);
-  w.key("linear_weight_decay", e.linear_weight_decay);
-  w.key("linear_batch_size", e.linear_batch_size);
-  w.key("untrained_baseline", e.untrained_baseline);
-  w.key("batch_size", e.batch_size);
-  w.key("swav_linear", e.swav_linear);
-  w.key("swav_linear_epochs", e.swav_linear_epochs);
-  w.key("swav_linear_min_scale", e.swav_linear_min_scale);
-  w.key("center_crop", e.center_crop);
-  w.key("semi_supervised", e.semi_supervised);
-  w.key("semi_fractions", e.semi_fractions);
-  w.key("semi_epochs", e.semi_epochs);
-  w.key("semi_lr", e.semi_lr);
-  w.key("semi_head_lr", e.semi_head_lr);
-  w.key("semi_momentum", e.semi_momentum);
-  w.key("semi_weight_decay", e.semi_weight_decay);
-  w.key("semi_batch_size", e.semi_batch_size);
-  w.key("semi_seed", e.semi_seed);
-  w.key("clusters", e.clusters);
-  for (const auto& t : e.transfer) {  // arrays of tables last: nothing may follow them
-    w.array_section("eval.transfer");
-    w.key("name", t.name);
-    w.key("mean", t.mean);
-    w.key("std", t.std);
-    write_data_keys(w, t.data);
+  template <class T, class... Rules>
+  void key(std::string_view name, const T& value, const char*, const Rules&...) {
+    if (hashed_ && has_tag<config_detail::NotHashed, Rules...>()) return;
+    if constexpr (has_tag<config_detail::HashedUnlessDefault, Rules...>()) {
+      if (hashed_ && value == T{}) return;
+    }
+    if (sections_closed_) {
+      throw std::logic_error(fmt::format(
+          "fields.h: key '{}' follows a [[table]] array; arrays of tables must come last", name));
+    }
+    // The header goes out with the first key written, so a section left out whole leaves no
+    // trace in the hashed form.
+    if (header_pending_) out_ += fmt::format("\n[{}]\n", section_);
+    header_pending_ = false;
+    out_ += fmt::format("{} = {}\n", name, value_text(value));
   }
+  template <class S>
+  void section(std::string_view name, const S& options, const char*) {
+    if (hashed_ && !hashed_section(name)) return;
+    section_ = std::string(name);
+    header_pending_ = true;
+    describe(*this, options);
+  }
+  template <class S>
+  void inline_tables(std::string_view name, const std::vector<S>& tables, const char* doc) {
+    std::string text = "[\n";
+    for (const auto& t : tables) {
+      InlineWriter w;
+      describe(w, t);
+      text += "  " + w.str() + ",\n";
+    }
+    key(name, Raw{text + "]"}, doc);
+  }
+  template <class S>
+  void table_sections(std::string_view name, const std::vector<S>& tables, const char*) {
+    const std::string full = section_.empty() ? std::string(name) : section_ + "." + std::string(name);
+    for (const auto& t : tables) {
+      section_ = full;
+      out_ += fmt::format("\n[[{}]]\n", full);
+      header_pending_ = false;
+      describe(*this, t);
+    }
+    sections_closed_ = !tables.empty();
+  }
+  std::string str() const { return out_; }
+
+  struct Raw {  // text written as it is
+    std::string text;
+    bool operator==(const Raw& other) const { return text == other.text; }
+  };
+  friend std::string value_text(const Raw& raw) { return raw.text; }
+
+ private:
+  bool hashed_section(std::string_view name) const {
+    if (name == "swav") return true;  // hashed for every method: see MethodInfo
+    for (const auto& m : config_detail::method_infos()) {
+      if (name == m.section) return method_ == m.name;
+    }
+    return true;
+  }
+
+  bool hashed_;
+  std::string method_;
+  std::string section_;
+  bool header_pending_ = false;
+  bool sections_closed_ = false;
+  std::string out_;
+};
+
+std::string write_toml(const ExperimentOptions& o, bool hashed) {
+  Writer w(hashed, o.method);
+  describe(w, o);
   return w.str();
 }
+
+/// Collects the dotted paths of keys tagged NotHashed ([[table]] elements as "eval.transfer.x").
+class NotHashedKeys {
+ public:
+  template <class T, class... Rules>
+  void key(std::string_view name, const T&, const char*, const Rules&...) {
+    if (has_tag<config_detail::NotHashed, Rules...>()) keys_.push_back(path(name));
+  }
+  template <class S>
+  void section(std::string_view name, const S& options, const char*) {
+    NotHashedKeys sub;
+    sub.prefix_ = path(name);
+    describe(sub, options);
+    keys_.insert(keys_.end(), sub.keys_.begin(), sub.keys_.end());
+  }
+  template <class S>
+  void inline_tables(std::string_view name, const std::vector<S>&, const char*) {
+    element<S>(name);
+  }
+  template <class S>
+  void table_sections(std::string_view name, const std::vector<S>&, const char*) {
+    element<S>(name);
+  }
+  std::vector<std::string> keys() const { return keys_; }
+
+ private:
+  template <class S>
+  void element(std::string_view name) {
+    const S none{};
+    section(name, none, "");
+  }
+  std::string path(std::string_view name) const {
+    return prefix_.empty() ? std::string(name) : prefix_ + "." + std::string(name);
+  }
+  std::string prefix_;
+  std::vector<std::string> keys_;
+};
 
 }  // namespace
 
@@ -503,24 +275,8 @@ namespace config_detail {
 
 ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) {
   ExperimentOptions o;
-  TableReader top(ctx, root, "");
-  top.read("name", o.name);
-  top.read("method", o.method);
-  top.read("db", o.db);
-  top.read("run_dir", o.run_dir);
-  read_data(top.section("data"), o.data);
-  read_augment(top.section("augment"), o.augment);
-  read_model(top.section("model"), o.model);
-  read_swav(top.section("swav"), o.swav);
-  read_simclr(top.section("simclr"), o.simclr);
-  read_deepcluster(top.section("deepcluster"), o.deepcluster);
-  read_deepcluster_v1(top.section("deepcluster_v1"), o.deepcluster_v1);
-  read_sela(top.section("sela"), o.sela);
-  read_sela_v2(top.section("sela_v2"), o.sela_v2);
-  read_pcl(top.section("pcl"), o.pcl);
-  read_optim(top.section("optim"), o.optim);
-  read_train(top.section("train"), o.train);
-  read_eval(top.section("eval"), o.eval);
+  Reader top(TableReader(ctx, root, ""));
+  describe(top, o);
   top.finish();
   return o;
 }
@@ -854,28 +610,11 @@ void validate(const ExperimentOptions& options, const std::string& source_name) 
 }
 
 std::string to_toml(const ExperimentOptions& options) {
-  return write_toml(options, nullptr);
+  return write_toml(options, false);
 }
 
 std::string hashed_toml(const ExperimentOptions& options) {
-  std::set<std::string> skip(kNotHashed.begin(), kNotHashed.end());
-  // A baseline's table only matters when its method runs, and exclude_bias_bn only when set: left
-  // out otherwise, so a trial's hash depends on what affects it and the hashes of configs written
-  // before the baselines existed stay the same.
-  static const std::vector<std::pair<std::string, std::string>> kMethodTables = {
-      {"simclr", "simclr"},
-      {"deepcluster_v2", "deepcluster"},
-      {"deepcluster_v1", "deepcluster_v1"},
-      {"sela", "sela"},
-      {"sela_v2", "sela_v2"},
-      {"pcl", "pcl"}};
-  for (const auto& [method, table] : kMethodTables) {
-    if (options.method == method) continue;
-    for (const auto& key : valid_keys())
-      if (key.rfind(table + ".", 0) == 0) skip.insert(key);
-  }
-  if (!options.optim.exclude_bias_bn) skip.insert("optim.exclude_bias_bn");
-  return write_toml(options, &skip);
+  return write_toml(options, true);
 }
 
 std::string config_hash(const ExperimentOptions& options) {
@@ -887,8 +626,79 @@ std::string config_hash(const ExperimentOptions& options) {
   return fmt::format("{:016x}", hash);
 }
 
+namespace {
+
+std::string type_name(const std::string&) { return "string"; }
+std::string type_name(int64_t) { return "integer"; }
+std::string type_name(double) { return "float"; }
+std::string type_name(bool) { return "boolean"; }
+std::string type_name(const std::vector<int64_t>&) { return "array of integers"; }
+std::string type_name(const std::vector<double>&) { return "array of floats"; }
+
+/// key_docs(): every key with its default, walked over default options.
+class DocCollector {
+ public:
+  explicit DocCollector(std::vector<KeyDoc>& out, std::string prefix = "")
+      : out_(out), prefix_(std::move(prefix)) {}
+
+  template <class T, class... Rules>
+  void key(std::string_view name, const T& value, const char* doc, const Rules&...) {
+    out_.push_back({path(name), type_name(value), value_text(value), doc,
+                    !has_tag<config_detail::NotHashed, Rules...>()});
+  }
+  template <class S>
+  void section(std::string_view name, const S& options, const char* doc) {
+    out_.push_back({"[" + path(name) + "]", "section", "", doc, true});
+    DocCollector sub(out_, path(name));
+    describe(sub, options);
+  }
+  template <class S>
+  void inline_tables(std::string_view name, const std::vector<S>& tables, const char* doc) {
+    std::string text = "[";
+    for (const auto& t : tables) {
+      InlineWriter w;
+      describe(w, t);
+      text += (text.size() > 1 ? ", " : "") + w.str();
+    }
+    out_.push_back({path(name), "array of tables", text + "]", doc, true});
+    DocCollector sub(out_, path(name) + "[]");
+    const S defaults{};
+    describe(sub, defaults);
+  }
+  template <class S>
+  void table_sections(std::string_view name, const std::vector<S>&, const char* doc) {
+    out_.push_back({"[[" + path(name) + "]]", "array of tables", "[]", doc, true});
+    DocCollector sub(out_, path(name) + "[]");
+    const S defaults{};
+    describe(sub, defaults);
+  }
+
+ private:
+  std::string path(std::string_view name) const {
+    return prefix_.empty() ? std::string(name) : prefix_ + "." + std::string(name);
+  }
+  std::vector<KeyDoc>& out_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+std::vector<KeyDoc> key_docs() {
+  std::vector<KeyDoc> out;
+  DocCollector collect(out);
+  const ExperimentOptions defaults;
+  describe(collect, defaults);
+  return out;
+}
+
 std::vector<std::string> hash_excluded_keys() {
-  return kNotHashed;
+  static const std::vector<std::string> keys = [] {
+    NotHashedKeys collect;
+    const ExperimentOptions defaults;
+  describe(collect, defaults);
+    return collect.keys();
+  }();
+  return keys;
 }
 
 std::vector<std::string> valid_keys() {
@@ -900,8 +710,7 @@ std::vector<std::string> valid_keys() {
 }
 
 const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods = {
-      "swav", "simclr", "deepcluster_v1", "deepcluster_v2", "sela", "sela_v2", "pcl"};
+  static const std::vector<std::string> methods = config_detail::method_names();
   return methods;
 }
 

@@ -80,7 +80,8 @@ std::string to_toml(const ExperimentOptions& options);
 /// Stable hash (16 lowercase hex digits, 64-bit FNV-1a of hashed_toml) of the resolved options,
 /// independent of key order and formatting of the source. Keys that cannot change results
 /// (hash_excluded_keys(): name, db, run_dir, data.cache_dir, augment.workers, augment.prefetch,
-/// train.threads, train.log_every, train.checkpoint_every) do not enter it.
+/// train.threads, train.checkpoint_every, train.log_every, the collapse watch's settings) do not
+/// enter it.
 std::string config_hash(const ExperimentOptions& options);
 
 /// The text config_hash hashes: to_toml without the hash_excluded_keys().
@@ -93,8 +94,21 @@ std::vector<std::string> hash_excluded_keys();
 /// in file order. The keys inside a crop table (size, count, min_scale, max_scale) are not listed.
 std::vector<std::string> valid_keys();
 
-/// Values accepted for `method`. A new method adds its name here (and to the method registry).
+/// Values accepted for `method`, from the method list of swav/config/fields.h.
 const std::vector<std::string>& known_methods();
+
+/// One key of an experiment file, for reference output (`run_experiment --keys`).
+struct KeyDoc {
+  std::string path;           // "swav.epsilon"; "augment.crops[].size" inside arrays of tables;
+                              // "[data]" for a section
+  std::string type;           // "float", "integer", "string", "boolean", "array of ...", "section"
+  std::string default_value;  // as TOML; "" for sections
+  std::string doc;            // what it means, its unit, why its default
+  bool hashed = true;         // whether it enters the config hash (when its method runs)
+};
+
+/// Every key and section, in file order, with its documentation (swav/config/fields.h).
+std::vector<KeyDoc> key_docs();
 
 /// Checks ranges and cross-field rules; throws UserError naming the key. Called by the loaders.
 void validate(const ExperimentOptions& options, const std::string& source_name);

@@ -1,6 +1,6 @@
-// Typed options for every component. Defaults are the SwAV paper's / reference code's ImageNet
-// defaults; experiment files override them for smaller settings. TOML is turned into these structs
-// in one place (config/config.h); components never look up string keys.
+// Typed options for every component; defaults are the SwAV paper's ImageNet settings. Each key's
+// meaning, unit and rules are in swav/config/fields.h (`run_experiment --keys` prints them), which
+// also turns TOML into these structs; components never look up string keys.
 #pragma once
 #include <cstdint>
 #include <string>
