@@ -123,7 +123,7 @@ std::vector<int64_t> DeepClusterMethod::epoch_samples(const StepContext& ctx) {
 }
 
 StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
-  auto crops = crops_on(batch.views, ctx.device);
+  auto crops = device_views(batch.views, ctx);
   const auto n_crops = static_cast<int64_t>(crops.size());
   // Crops of one size go through the network together.
   std::vector<torch::Tensor> logits;

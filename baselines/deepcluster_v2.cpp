@@ -103,7 +103,7 @@ void DeepClusterV2Method::on_epoch_start(StepContext& ctx) {
 }
 
 StepOutput DeepClusterV2Method::step(const Batch& batch, StepContext& ctx) {
-  auto crops = crops_on(batch.views, ctx.device);
+  auto crops = device_views(batch.views, ctx);
   const int64_t B = crops[0].size(0);
   const auto n_crops = static_cast<int64_t>(crops.size());
   auto [z, scores] = network_->forward(crops);

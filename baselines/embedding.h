@@ -28,9 +28,6 @@ class EmbeddingNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(EmbeddingNet);
 
-/// The batch's crops moved to `device`.
-std::vector<torch::Tensor> crops_on(const std::vector<torch::Tensor>& views, torch::Device device);
-
 /// Unit embeddings of every image of `images` (uint8 [N, H, W, C]: the whole image, normalised
 /// with mean/std, no augmentation) through `net` in eval mode, no grad, in batches; [N, D] on
 /// `device`. The network's train/eval mode is restored afterwards.

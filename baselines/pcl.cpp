@@ -103,7 +103,7 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
   const auto& p = options_.pcl;
   if (queue_.device() != ctx.device) queue_ = queue_.to(ctx.device);
   momentum_update();
-  auto crops = crops_on(batch.views, ctx.device);
+  auto crops = device_views(batch.views, ctx);
   const int64_t B = crops[0].size(0);
   std::vector<torch::Tensor> query_crops;
   for (size_t c = 0; c < crops.size(); ++c)

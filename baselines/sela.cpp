@@ -6,6 +6,7 @@
 
 #include "baselines/embedding.h"
 #include "swav/data/multicrop.h"
+#include "swav/models/inference.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -107,22 +108,17 @@ SelaMethod::SelaMethod(const ExperimentOptions& options, int64_t in_channels, in
 }
 
 void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = network_->is_training();
-  network_->eval();
   const auto heads = static_cast<int64_t>(options_.model.prototypes.size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
-  const int64_t batch = options_.eval.batch_size;
-  for (int64_t begin = 0; begin < train.size(); begin += batch) {
-    const int64_t rows = std::min(batch, train.size() - begin);
+  for_each_batch(*network_, train.size(), options_.eval.batch_size, [&](int64_t begin, int64_t rows) {
     auto x = normalize_images(train.images.narrow(0, begin, rows), options_.augment.mean,
                               options_.augment.std)
                  .to(device);
     auto logits = network_->forward(x);
     for (int64_t h = 0; h < heads; ++h)
       probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
-  }
-  network_->train(was_training);
+  });
+  torch::NoGradGuard no_grad;
   for (int64_t h = 0; h < heads; ++h) {
     labels_[h].copy_(
         sela_labels(torch::cat(probs[h]), options_.sela.lambda, options_.sela.sinkhorn_tolerance));
@@ -144,7 +140,7 @@ void SelaMethod::on_epoch_start(StepContext& ctx) {
 }
 
 StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
-  auto crops = crops_on(batch.views, ctx.device);
+  auto crops = device_views(batch.views, ctx);
   const auto n_crops = static_cast<int64_t>(crops.size());
   auto indices = batch.indices.to(torch::kLong);
   // Crops of one size go through the network together.

@@ -8,7 +8,7 @@ SimclrMethod::SimclrMethod(const ExperimentOptions& options, int64_t in_channels
     : options_(options.simclr), network_(options.model, in_channels) {}
 
 StepOutput SimclrMethod::step(const Batch& batch, StepContext& ctx) {
-  auto crops = crops_on(batch.views, ctx.device);
+  auto crops = device_views(batch.views, ctx);
   const int64_t B = crops[0].size(0);
   auto z = network_->forward(crops);
   return {nt_xent_crops(z.split(B), options_.temperature), {}};

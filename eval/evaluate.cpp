@@ -7,6 +7,7 @@
 #include "eval/views.h"
 #include "swav/core/knn.h"
 #include "swav/data/multicrop.h"
+#include "swav/models/inference.h"
 
 namespace swav {
 
@@ -82,18 +83,11 @@ std::vector<EvalResult> evaluate_clusters(Method& method, const ImageSet& test,
                                           int64_t batch_size) {
   const int64_t K = method.num_clusters();
   if (K == 0) return {};
-  torch::NoGradGuard no_grad;
-  auto& module = method.module();
-  const bool was_training = module.is_training();
-  module.eval();
-  std::vector<torch::Tensor> ids;
-  for (int64_t begin = 0; begin < test.size(); begin += batch_size) {
-    const int64_t n = std::min(batch_size, test.size() - begin);
-    auto images = normalize_images(test.images.narrow(0, begin, n), mean, std).to(device);
-    ids.push_back(method.assign(images).to(torch::kCPU, torch::kLong));
-  }
-  module.train(was_training);
-  const auto assignments = torch::cat(ids);
+  const auto assignments =
+      batched_forward(method.module(), test.images, batch_size, [&](const torch::Tensor& images) {
+        return method.assign(normalize_images(images, mean, std).to(device))
+            .to(torch::kCPU, torch::kLong);
+      });
   const auto usage = cluster_usage(assignments, K);
   return {
       {"clusters", dataset, "nmi", normalized_mutual_information(assignments, test.labels)},

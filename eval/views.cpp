@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "swav/models/inference.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -51,17 +52,9 @@ torch::Tensor center_view(const torch::Tensor& images_uint8_nhwc, int64_t size, 
 
 torch::Tensor view_features(BackboneImpl& backbone, const ImageSet& set, const ViewFn& view,
                             torch::Device device, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = backbone.is_training();
-  backbone.eval();
-  std::vector<torch::Tensor> chunks;
-  for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
-    const int64_t n = std::min(batch_size, set.size() - begin);
-    auto images = view(set.images.narrow(0, begin, n)).to(device);
-    chunks.push_back(backbone.forward(images).to(torch::kCPU, torch::kFloat32));
-  }
-  backbone.train(was_training);
-  return torch::cat(chunks);
+  return batched_forward(backbone, set.images, batch_size, [&](const torch::Tensor& images) {
+    return backbone.forward(view(images).to(device)).to(torch::kCPU, torch::kFloat32);
+  });
 }
 
 MultiCrop eval_augmentation(int64_t size, double min_scale, const std::vector<double>& mean,

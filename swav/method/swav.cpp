@@ -60,9 +60,7 @@ void SwavMethod::on_epoch_start(StepContext& ctx) {
 
 StepOutput SwavMethod::step(const Batch& batch, StepContext& ctx) {
   network_->prototypes->normalize();
-  std::vector<torch::Tensor> crops;
-  crops.reserve(batch.views.size());
-  for (const auto& v : batch.views) crops.push_back(device_view(v, ctx));
+  const std::vector<torch::Tensor> crops = device_views(batch.views, ctx);
   const int64_t B = crops[0].size(0);
   auto [z, scores] = network_->forward(crops);
 

@@ -38,6 +38,15 @@ inline torch::Tensor device_view(const torch::Tensor& view, const StepContext& c
   return ctx.channels_last && v.dim() == 4 ? v.contiguous(at::MemoryFormat::ChannelsLast) : v;
 }
 
+/// device_view() of each view of a batch, in crop order.
+inline std::vector<torch::Tensor> device_views(const std::vector<torch::Tensor>& views,
+                                               const StepContext& ctx) {
+  std::vector<torch::Tensor> out;
+  out.reserve(views.size());
+  for (const auto& v : views) out.push_back(device_view(v, ctx));
+  return out;
+}
+
 /// What a training step returns.
 struct StepOutput {
   torch::Tensor loss;                                       // scalar, with grad
