@@ -2,8 +2,8 @@
 // ci/regression.toml). They must hold on any x86-64 CPU LibTorch supports, whatever kernels
 // LibTorch, oneDNN and MKL pick there, and still fail on the faults they exist to catch:
 //   1. speed: the fused CPU Sinkhorn must stay at least `min_speedup` times faster than the
-//      op-by-op reference, both timed in this run on the same inputs (a ratio survives a noisy
-//      machine);
+//      op-by-op reference, both timed in this run on the same inputs (a ratio, unlike a time,
+//      survives a noisy machine);
 //   2. a small fixed SwAV run (seeded, a Fashion-MNIST subset), checked three ways:
 //      - early: the loss of each of its first steps, before rounding differences have grown
 //        (training is chaotic), against stored values, with a tolerance measured across

@@ -9,9 +9,9 @@ namespace swav {
 /// Soft equipartitioned codes from prototype scores.
 ///
 /// scores: [B_local, K] (any float dtype, any device; not modified). Computed in float32:
-///   Q = exp((S - max(S)) / epsilon)^T                       [K, B]  (global max subtracted: it
-///   cancels
-///                                                                    and prevents overflow)
+///   Q = exp((S - max(S)) / epsilon)^T                       [K, B]
+///                            (the global max is subtracted: it cancels in the normalisations
+///                             below and keeps exp from overflowing)
 ///   Q /= sum(Q)                                              (all-reduced)
 ///   repeat `iterations` times:
 ///     Q /= rowsum(Q) (all-reduced); Q /= K                   (each prototype gets mass 1/K)

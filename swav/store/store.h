@@ -12,9 +12,6 @@ class Database;
 
 namespace swav {
 
-/// "swav_bench.db" in the current directory, or $SWAV_BENCH_DB when set.
-std::string default_db_path();
-
 /// Facts about a run recorded when it starts.
 struct RunInfo {
   std::string experiment;
@@ -82,8 +79,8 @@ struct EvalRow {
 
 /// Tables:
 ///  runs(id, experiment, trial, config_hash, config, git_revision, versions, seed, device,
-///  world_size,
-///       status['running'|'done'|'failed'], started, finished, error)
+///       world_size, status['running'|'done'|'failed'], started, finished, error, owner,
+///       heartbeat)
 ///  metrics(run_id, epoch, step, name, value)      one row per logged scalar
 ///  evals(run_id, protocol, dataset, metric, value)
 ///  runs.config holds the resolved config (to_toml); started/finished are ISO-8601 UTC

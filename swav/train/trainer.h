@@ -15,11 +15,11 @@ namespace swav {
 
 class LarcSgd;
 
-/// What fit() did.
 /// Converts a module's 4-D parameters (convolution weights) to the channels-last memory format in
 /// place (tensor identity kept, so optimisers built before or after see the same tensors).
 void to_channels_last(torch::nn::Module& module);
 
+/// What fit() did.
 struct TrainSummary {
   int64_t first_epoch = 0;             // 0 for a fresh run, else the epoch resumed at
   int64_t epochs = 0;                  // epochs completed in total

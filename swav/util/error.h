@@ -1,8 +1,8 @@
 // The two tiers of errors.
 //  - Bad user input (a config value, a data file, a path): throw swav::UserError whose message
-//  names
-//    the offending file, key or value and what was expected. Only the runner catches it, marks the
-//    run failed in the store, and goes on.
+//    names the offending file, key or value and what was expected. Only the runner catches it,
+//    marks the run failed in the store, and goes on (a sweep continues with its other trials).
+//    Use fail() below: it formats the message with fmt.
 //  - A broken internal invariant: TORCH_INTERNAL_ASSERT / TORCH_CHECK, which report file and line.
 #pragma once
 #include <fmt/format.h>
