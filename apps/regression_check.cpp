@@ -44,6 +44,7 @@
 #include "swav/config/config.h"
 #include "swav/core/sinkhorn.h"
 #include "swav/data/image_set.h"
+#include "swav/run/registry.h"
 #include "swav/train/method.h"
 #include "swav/train/observed_method.h"
 #include "swav/train/trainer.h"

@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "swav/config/config.h"
+#include "swav/report/run_report.h"
+#include "swav/run/runner.h"
 #include "swav/store/store.h"
-#include "swav/train/runner.h"
 
 namespace {
 

@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "baselines/clustering.h"
 #include "baselines/embedding.h"
 #include "eval/features.h"
 #include "swav/core/kmeans.h"
@@ -63,15 +64,10 @@ torch::Tensor DeepClusterNetworkImpl::forward(const torch::Tensor& x) {
   return classifier->forward(backbone->forward(x));
 }
 
-DeepClusterMethod::DeepClusterMethod(const ExperimentOptions& options, int64_t in_channels,
-                                     int64_t dataset_size)
-    : options_(options), network_(options.model, in_channels) {
-  const int64_t K = options.model.prototypes.at(0);
-  if (K > dataset_size) {
-    fail("model.prototypes: {} clusters asked for, but the training set has only {} images", K,
-         dataset_size);
-  }
-  assignments_ = torch::full({dataset_size}, -1, torch::kLong);
+DeepClusterMethod::DeepClusterMethod(const MethodSetup& setup, const DeepClusterV1Options& options)
+    : setup_(setup), options_(options), network_(setup.model, setup.in_channels) {
+  require_clusters_fit({setup.model.prototypes.at(0)}, setup.dataset_size, "model.prototypes");
+  assignments_ = torch::full({setup.dataset_size}, -1, torch::kLong);
 }
 
 std::vector<torch::Tensor> DeepClusterMethod::parameters() {
@@ -81,19 +77,19 @@ std::vector<torch::Tensor> DeepClusterMethod::parameters() {
 void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, int64_t epoch) {
   torch::NoGradGuard no_grad;
   // The evaluation's feature pass (eval mode, whole images); PCA and k-means on the run's device.
-  auto features = extract_features(*network_->backbone, train, options_.augment.mean,
-                                   options_.augment.std, device, options_.eval.batch_size)
+  auto features = extract_features(*network_->backbone, train, setup_.augment.mean,
+                                   setup_.augment.std, device, setup_.pass_batch_size)
                       .to(device);
-  features = fit_pca_whitening(features, options_.deepcluster_v1.pca_dim).apply(features);
+  features = fit_pca_whitening(features, options_.pca_dim).apply(features);
   features = F::normalize(features, F::NormalizeFuncOptions().dim(1).p(2));
 
   KMeansOptions o(num_clusters());
-  o.iterations = options_.deepcluster_v1.kmeans_iterations;
+  o.iterations = options_.kmeans_iterations;
   o.metric = KMeansMetric::kEuclidean;
   o.init = KMeansInit::kRandom;
   o.empty = KMeansEmpty::kFarthest;
   o.seed = data::hash_words({static_cast<uint64_t>(data::Stream::kClusterSampling),
-                             static_cast<uint64_t>(options_.train.seed),
+                             static_cast<uint64_t>(setup_.seed),
                              static_cast<uint64_t>(epoch), 1});
   const auto result = kmeans(features, o);
   assignments_ = result.assignments.to(torch::kCPU);
@@ -119,7 +115,7 @@ void DeepClusterMethod::on_epoch_start(StepContext& ctx) {
 
 std::vector<int64_t> DeepClusterMethod::epoch_samples(const StepContext& ctx) {
   return deepcluster_samples(assignments_, num_clusters(),
-                             static_cast<uint64_t>(options_.train.seed), ctx.epoch);
+                             static_cast<uint64_t>(setup_.seed), ctx.epoch);
 }
 
 StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
@@ -137,7 +133,7 @@ StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
 
 void DeepClusterMethod::after_backward(StepContext& ctx) {
   torch::NoGradGuard no_grad;
-  const double wd = options_.optim.weight_decay;
+  const double wd = setup_.weight_decay;
   for (auto& p : network_->classifier->parameters()) {
     if (!p.grad().defined()) continue;
     p.add_(p.grad() + wd * p, -ctx.lr);

@@ -46,7 +46,7 @@ TORCH_MODULE(DeepClusterNetwork);
 
 class DeepClusterMethod : public Method {
  public:
-  DeepClusterMethod(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size);
+  DeepClusterMethod(const MethodSetup& setup, const DeepClusterV1Options& options);
 
   std::string name() const override { return "deepcluster_v1"; }
   torch::nn::Module& module() override { return *network_; }
@@ -65,7 +65,7 @@ class DeepClusterMethod : public Method {
   Scalars on_epoch_end(StepContext& ctx) override;
 
   torch::Tensor assign(const torch::Tensor& images) override;
-  int64_t num_clusters() const override { return options_.model.prototypes[0]; }
+  int64_t num_clusters() const override { return setup_.model.prototypes[0]; }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
@@ -77,7 +77,8 @@ class DeepClusterMethod : public Method {
   DeepClusterNetwork& network() { return network_; }
 
  private:
-  ExperimentOptions options_;
+  MethodSetup setup_;
+  DeepClusterV1Options options_;
   DeepClusterNetwork network_{nullptr};
   torch::Tensor assignments_;  // int64 [N], -1 before the first clustering
   torch::Tensor used_;         // bool [K], reset every epoch

@@ -1,5 +1,6 @@
 #include "baselines/deepcluster_v2.h"
 
+#include "baselines/clustering.h"
 #include "baselines/embedding.h"
 #include "swav/core/kmeans.h"
 #include "swav/util/error.h"
@@ -14,25 +15,19 @@ constexpr int64_t kIgnore = -100;  // target of a sample with no cluster yet
 
 }  // namespace
 
-DeepClusterV2Method::DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels,
-                                         int64_t dataset_size)
-    : DeepClusterV2Method(options, in_channels, dataset_size,
-                          {options.deepcluster.crops_for_assign, options.deepcluster.temperature,
-                           "deepcluster_v2"}) {}
+DeepClusterV2Method::DeepClusterV2Method(const MethodSetup& setup,
+                                         const DeepClusterOptions& options)
+    : DeepClusterV2Method(setup, {options.crops_for_assign, options.temperature, "deepcluster_v2"}) {
+  kmeans_iterations_ = options.kmeans_iterations;
+}
 
-DeepClusterV2Method::DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels,
-                                         int64_t dataset_size, BankOptions bank_options)
-    : options_(options),
+DeepClusterV2Method::DeepClusterV2Method(const MethodSetup& setup, BankOptions bank_options)
+    : setup_(setup),
       bank_options_(std::move(bank_options)),
-      network_(options.model, in_channels) {
-  for (int64_t k : options.model.prototypes) {
-    if (k > dataset_size) {
-      fail("model.prototypes: {} clusters asked for, but the training set has only {} images", k,
-           dataset_size);
-    }
-  }
-  const auto heads = static_cast<int64_t>(options.model.prototypes.size());
-  assignments_ = torch::full({heads, dataset_size}, kIgnore, torch::kLong);
+      network_(setup.model, setup.in_channels) {
+  require_clusters_fit(setup.model.prototypes, setup.dataset_size, "model.prototypes");
+  const auto heads = static_cast<int64_t>(setup.model.prototypes.size());
+  assignments_ = torch::full({heads, setup.dataset_size}, kIgnore, torch::kLong);
 }
 
 std::vector<torch::Tensor> DeepClusterV2Method::parameters() {
@@ -50,19 +45,19 @@ void DeepClusterV2Method::on_train_start(const ImageSet& train, StepContext& ctx
   torch::NoGradGuard no_grad;
   const auto& assign = bank_options_.crops_for_assign;
   const int64_t N = train.size();
-  bank_ = torch::zeros({static_cast<int64_t>(assign.size()), N, options_.model.output_dim},
+  bank_ = torch::zeros({static_cast<int64_t>(assign.size()), N, setup_.model.output_dim},
                        torch::TensorOptions().device(ctx.device));
   // The reference fills the bank from one augmented pass (training mode, no grad); the views here
   // are those MultiCrop makes for "epoch -1", so they differ from every training epoch's.
-  MultiCrop crops(options_.augment, static_cast<uint64_t>(options_.train.seed));
-  const int64_t B = options_.train.batch_size;
+  MultiCrop crops(setup_.augment, static_cast<uint64_t>(setup_.seed));
+  const int64_t B = setup_.batch_size;
   for (int64_t begin = 0; begin < N; begin += B) {
     const int64_t rows = std::min(B, N - begin);
     std::vector<int64_t> indices(rows);
     for (int64_t i = 0; i < rows; ++i) indices[i] = begin + i;
     auto views = crops.make_views(train, indices, /*epoch=*/-1);
     std::vector<torch::Tensor> chosen;
-    for (int64_t c : assign) chosen.push_back(views[c].to(ctx.device));
+    for (int64_t c : assign) chosen.push_back(device_view(views[c], ctx));
     auto z = network_->forward(chosen).first;
     for (size_t j = 0; j < assign.size(); ++j)
       bank_[j].narrow(0, begin, rows).copy_(z.narrow(0, j * rows, rows));
@@ -79,12 +74,12 @@ void DeepClusterV2Method::cluster(StepContext& ctx) {
   for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
     auto& weight = network_->prototypes->weight(h);
     KMeansOptions o(weight.size(0));
-    o.iterations = options_.deepcluster.kmeans_iterations;
+    o.iterations = kmeans_iterations_;
     o.metric = KMeansMetric::kCosine;
     o.init = KMeansInit::kRandom;
     o.empty = KMeansEmpty::kKeep;
     // A fresh draw per epoch and head, the same after a resume.
-    o.seed = static_cast<uint64_t>(options_.train.seed) * 1000003ULL +
+    o.seed = static_cast<uint64_t>(setup_.seed) * 1000003ULL +
              static_cast<uint64_t>(ctx.epoch) * 1009ULL + static_cast<uint64_t>(h);
     auto result = kmeans(bank_[h % n_assign], o);
     weight.copy_(result.centroids);

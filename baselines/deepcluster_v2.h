@@ -22,14 +22,14 @@
 #include <vector>
 
 #include "swav/data/multicrop.h"
-#include "swav/method/swav.h"
+#include "swav/models/swav_network.h"
 #include "swav/train/method.h"
 
 namespace swav {
 
 class DeepClusterV2Method : public Method {
  public:
-  DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size);
+  DeepClusterV2Method(const MethodSetup& setup, const DeepClusterOptions& options);
 
   std::string name() const override { return "deepcluster_v2"; }
   torch::nn::Module& module() override { return *network_; }
@@ -48,7 +48,7 @@ class DeepClusterV2Method : public Method {
   Scalars on_epoch_end(StepContext& ctx) override;
   /// Head 0's argmax prototype (for DeepCluster-v2 the nearest centroid of the last clustering).
   torch::Tensor assign(const torch::Tensor& images) override;
-  int64_t num_clusters() const override { return options_.model.prototypes.at(0); }
+  int64_t num_clusters() const override { return setup_.model.prototypes.at(0); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
@@ -64,13 +64,13 @@ class DeepClusterV2Method : public Method {
     double temperature = 0.1;
     std::string name;
   };
-  DeepClusterV2Method(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size,
-                      BankOptions bank_options);
+  DeepClusterV2Method(const MethodSetup& setup, BankOptions bank_options);
   /// Recomputes assignments_ (and, for DeepCluster-v2, the prototypes) from the bank.
   virtual void cluster(StepContext& ctx);
 
-  const ExperimentOptions options_;
+  const MethodSetup setup_;
   BankOptions bank_options_;
+  int64_t kmeans_iterations_ = 0;  // DeepCluster-v2: deepcluster.kmeans_iterations
   SwavNetwork network_{nullptr};
   torch::Tensor bank_;
   torch::Tensor assignments_;

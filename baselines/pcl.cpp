@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "baselines/clustering.h"
 #include "swav/core/kmeans.h"
 #include "swav/core/losses.h"
 #include "swav/util/error.h"
@@ -42,27 +43,22 @@ PclNetworkImpl::PclNetworkImpl(const ModelOptions& options, int64_t in_channels)
   for (size_t i = 0; i < qb.size(); ++i) kb[i].copy_(qb[i]);
 }
 
-PclMethod::PclMethod(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size)
-    : options_(options), network_(options.model, in_channels) {
-  const auto& p = options.pcl;
-  for (size_t i = 0; i < p.clusters.size(); ++i) {
-    if (p.clusters[i] > dataset_size) {
-      fail("pcl.clusters[{}]: {} clusters asked for, but the training set has only {} images", i,
-           p.clusters[i], dataset_size);
-    }
-  }
-  const int64_t B = options.train.batch_size;
+PclMethod::PclMethod(const MethodSetup& setup, const PclOptions& options)
+    : setup_(setup), options_(options), network_(setup.model, setup.in_channels) {
+  const auto& p = options;
+  require_clusters_fit(p.clusters, setup.dataset_size, "pcl.clusters");
+  const int64_t B = setup.batch_size;
   const int64_t length = p.queue_length - p.queue_length % B;
   if (length == 0) {
     fail("pcl.queue_length: {} holds no whole batch of train.batch_size = {}", p.queue_length, B);
   }
-  queue_ = F::normalize(torch::randn({length, options.model.output_dim}),
+  queue_ = F::normalize(torch::randn({length, setup.model.output_dim}),
                         F::NormalizeFuncOptions().dim(1));
 }
 
 void PclMethod::momentum_update() {
   torch::NoGradGuard no_grad;
-  const double m = options_.pcl.momentum;
+  const double m = options_.momentum;
   auto q = network_->query->parameters(), k = network_->key->parameters();
   for (size_t i = 0; i < q.size(); ++i) k[i].mul_(m).add_(q[i].detach(), 1 - m);
 }
@@ -76,11 +72,11 @@ void PclMethod::on_epoch_start(StepContext& ctx) {
   centroids_.clear();
   concentration_.clear();
   sample_clusters_.clear();
-  const auto& p = options_.pcl;
+  const auto& p = options_;
   if (ctx.epoch < p.warmup_epochs) return;
   if (ctx.train_set == nullptr) fail("method 'pcl': no training set to cluster");
-  auto features = embed_dataset(*network_->key, ctx.train_set->images, options_.augment.mean,
-                                options_.augment.std, ctx.device, options_.eval.batch_size);
+  auto features = embed_dataset(*network_->key, ctx.train_set->images, setup_.augment.mean,
+                                setup_.augment.std, ctx.device, setup_.pass_batch_size);
   for (size_t g = 0; g < p.clusters.size(); ++g) {
     KMeansOptions o(p.clusters[g]);
     o.metric = KMeansMetric::kEuclidean;
@@ -88,7 +84,7 @@ void PclMethod::on_epoch_start(StepContext& ctx) {
     o.empty = KMeansEmpty::kFarthest;
     o.iterations = p.kmeans_iterations;
     o.restarts = p.kmeans_restarts;
-    o.seed = static_cast<uint64_t>(options_.train.seed) * 1000003ULL +
+    o.seed = static_cast<uint64_t>(setup_.seed) * 1000003ULL +
              static_cast<uint64_t>(ctx.epoch) * 1009ULL + g;
     auto result = kmeans(features, o);
     auto phi = pcl_concentration(result.distances.clamp_min(0).sqrt(), result.assignments,
@@ -100,7 +96,7 @@ void PclMethod::on_epoch_start(StepContext& ctx) {
 }
 
 StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
-  const auto& p = options_.pcl;
+  const auto& p = options_;
   if (queue_.device() != ctx.device) queue_ = queue_.to(ctx.device);
   momentum_update();
   auto crops = device_views(batch.views, ctx);

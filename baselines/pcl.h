@@ -48,7 +48,7 @@ TORCH_MODULE(PclNetwork);
 
 class PclMethod : public Method {
  public:
-  PclMethod(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size);
+  PclMethod(const MethodSetup& setup, const PclOptions& options);
 
   std::string name() const override { return "pcl"; }
   torch::nn::Module& module() override { return *network_; }
@@ -80,7 +80,8 @@ class PclMethod : public Method {
  private:
   void momentum_update();
 
-  ExperimentOptions options_;
+  MethodSetup setup_;
+  PclOptions options_;
   PclNetwork network_{nullptr};
   torch::Tensor queue_;
   int64_t queue_position_ = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "baselines/clustering.h"
 #include "baselines/embedding.h"
 #include "swav/data/multicrop.h"
 #include "swav/models/inference.h"
@@ -90,38 +91,37 @@ std::vector<torch::Tensor> SelaNetworkImpl::forward(const torch::Tensor& x) {
   return logits;
 }
 
-SelaMethod::SelaMethod(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size)
-    : options_(options), network_(options.model, in_channels) {
-  const auto heads = static_cast<int64_t>(options.model.prototypes.size());
+SelaMethod::SelaMethod(const MethodSetup& setup, const SelaOptions& options)
+    : setup_(setup), options_(options), network_(setup.model, setup.in_channels) {
+  const int64_t dataset_size = setup.dataset_size;
+  require_clusters_fit(setup.model.prototypes, dataset_size, "model.prototypes");
+  const auto heads = static_cast<int64_t>(setup.model.prototypes.size());
   labels_ = torch::empty({heads, dataset_size}, torch::kLong);
   // A random equipartition per head: label = position in a seeded permutation, modulo K.
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(options.train.seed));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(setup.seed));
   for (int64_t h = 0; h < heads; ++h) {
-    const int64_t K = options.model.prototypes[h];
-    if (K > dataset_size) {
-      fail("model.prototypes: {} clusters asked for, but the training set has only {} images", K,
-           dataset_size);
-    }
+    const int64_t K = setup.model.prototypes[h];
     auto perm = torch::randperm(dataset_size, gen, torch::TensorOptions().dtype(torch::kLong));
     labels_[h].index_put_({perm}, torch::arange(dataset_size, torch::kLong).remainder(K));
   }
 }
 
 void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
-  const auto heads = static_cast<int64_t>(options_.model.prototypes.size());
+  const auto heads = static_cast<int64_t>(setup_.model.prototypes.size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
-  for_each_batch(*network_, train.size(), options_.eval.batch_size, [&](int64_t begin, int64_t rows) {
-    auto x = normalize_images(train.images.narrow(0, begin, rows), options_.augment.mean,
-                              options_.augment.std)
-                 .to(device);
-    auto logits = network_->forward(x);
-    for (int64_t h = 0; h < heads; ++h)
-      probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
-  });
+  for_each_batch(*network_, train.size(), setup_.pass_batch_size,
+                 [&](int64_t begin, int64_t rows) {
+                   auto x = normalize_images(train.images.narrow(0, begin, rows),
+                                             setup_.augment.mean, setup_.augment.std)
+                                .to(device);
+                   auto logits = network_->forward(x);
+                   for (int64_t h = 0; h < heads; ++h)
+                     probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
+                 });
   torch::NoGradGuard no_grad;
   for (int64_t h = 0; h < heads; ++h) {
     labels_[h].copy_(
-        sela_labels(torch::cat(probs[h]), options_.sela.lambda, options_.sela.sinkhorn_tolerance));
+        sela_labels(torch::cat(probs[h]), options_.lambda, options_.sinkhorn_tolerance));
   }
 }
 
@@ -130,10 +130,10 @@ void SelaMethod::on_epoch_start(StepContext& ctx) {
     fail("method 'sela': runs in a single process only for now (world size {})",
          ctx.collective->world_size());
   }
-  used_ = torch::zeros({options_.model.prototypes[0]},
+  used_ = torch::zeros({setup_.model.prototypes[0]},
                        torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
   const auto epochs =
-      sela_label_epochs(options_.train.epochs, options_.sela.label_steps, options_.sela.schedule);
+      sela_label_epochs(setup_.epochs, options_.label_steps, options_.schedule);
   if (!std::binary_search(epochs.begin(), epochs.end(), ctx.epoch)) return;
   if (ctx.train_set == nullptr) fail("method 'sela': no training set to label");
   relabel(*ctx.train_set, ctx.device);

@@ -58,7 +58,7 @@ TORCH_MODULE(SelaNetwork);
 
 class SelaMethod : public Method {
  public:
-  SelaMethod(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size);
+  SelaMethod(const MethodSetup& setup, const SelaOptions& options);
 
   std::string name() const override { return "sela"; }
   torch::nn::Module& module() override { return *network_; }
@@ -72,7 +72,7 @@ class SelaMethod : public Method {
   Scalars on_epoch_end(StepContext& ctx) override;
   /// Head 0's argmax class.
   torch::Tensor assign(const torch::Tensor& images) override;
-  int64_t num_clusters() const override { return options_.model.prototypes.at(0); }
+  int64_t num_clusters() const override { return setup_.model.prototypes.at(0); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
@@ -83,7 +83,8 @@ class SelaMethod : public Method {
   SelaNetwork& network() { return network_; }
 
  private:
-  ExperimentOptions options_;
+  MethodSetup setup_;
+  SelaOptions options_;
   SelaNetwork network_{nullptr};
   torch::Tensor labels_;
   torch::Tensor used_;  // bool [K_0], reset every epoch

@@ -4,12 +4,9 @@
 
 namespace swav {
 
-SelaV2Method::SelaV2Method(const ExperimentOptions& options, int64_t in_channels,
-                           int64_t dataset_size)
-    : DeepClusterV2Method(
-          options, in_channels, dataset_size,
-          {options.sela_v2.crops_for_assign, options.sela_v2.temperature, "sela_v2"}),
-      sela_(options.sela_v2) {}
+SelaV2Method::SelaV2Method(const MethodSetup& setup, const SelaV2Options& options)
+    : DeepClusterV2Method(setup, {options.crops_for_assign, options.temperature, "sela_v2"}),
+      sela_(options) {}
 
 void SelaV2Method::cluster(StepContext& ctx) {
   torch::NoGradGuard no_grad;

@@ -20,7 +20,7 @@ namespace swav {
 
 class SelaV2Method : public DeepClusterV2Method {
  public:
-  SelaV2Method(const ExperimentOptions& options, int64_t in_channels, int64_t dataset_size);
+  SelaV2Method(const MethodSetup& setup, const SelaV2Options& options);
 
   std::string name() const override { return "sela_v2"; }
   /// All parameters, prototypes included.

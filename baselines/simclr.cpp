@@ -4,8 +4,8 @@
 
 namespace swav {
 
-SimclrMethod::SimclrMethod(const ExperimentOptions& options, int64_t in_channels)
-    : options_(options.simclr), network_(options.model, in_channels) {}
+SimclrMethod::SimclrMethod(const MethodSetup& setup, const SimclrOptions& options)
+    : options_(options), network_(setup.model, setup.in_channels) {}
 
 StepOutput SimclrMethod::step(const Batch& batch, StepContext& ctx) {
   auto crops = device_views(batch.views, ctx);

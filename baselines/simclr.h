@@ -16,7 +16,7 @@ namespace swav {
 
 class SimclrMethod : public Method {
  public:
-  SimclrMethod(const ExperimentOptions& options, int64_t in_channels);
+  SimclrMethod(const MethodSetup& setup, const SimclrOptions& options);
 
   std::string name() const override { return "simclr"; }
   torch::nn::Module& module() override { return *network_; }

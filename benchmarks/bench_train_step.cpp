@@ -27,6 +27,7 @@
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
 #include "swav/optim/larc.h"
+#include "swav/run/registry.h"
 #include "swav/train/method.h"
 #include "swav/train/trainer.h"
 

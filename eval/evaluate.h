@@ -1,4 +1,5 @@
-// The evaluation protocols of a trained (or untrained) encoder, as one call.
+// The evaluation protocols of a frozen encoder (and of a network's clusters). They know nothing
+// of methods: swav/run/evaluation.h runs them on a trained Method.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,7 +10,6 @@
 #include "swav/config/options.h"
 #include "swav/data/image_set.h"
 #include "swav/models/backbone.h"
-#include "swav/train/method.h"
 
 namespace swav {
 
@@ -34,23 +34,6 @@ std::vector<EvalResult> evaluate_encoder(BackboneImpl& encoder, const ImageSet& 
 /// Name under which a dataset's test split is logged, e.g. "fashion_mnist/test".
 std::string dataset_label(const DataOptions& data);
 
-/// Progress lines of the slower protocols (may be empty).
-using EvalLog = std::function<void(const std::string&)>;
-
-/// Every protocol options.eval enables, on a trained method, in this order:
-///  - "knn" (top1_k<k> for each eval.knn_k) and "linear" (top1_best, top1_last): evaluate_encoder;
-///  - "swav_linear" (top1_best, top1_last) when eval.swav_linear: swav_linear_protocol;
-///  - "semi_supervised" (top1_<100 f>pct for each f of eval.semi_fractions, e.g. top1_1pct) when
-///    eval.semi_supervised: semi_supervised_protocol, seed eval.semi_seed or else train.seed;
-///  - "transfer:<name>:knn" and "transfer:<name>:linear" for each [[eval.transfer]];
-///  - "clusters" (nmi, ari, used, used_share, entropy_share) when eval.clusters and the method
-///    has clusters: evaluate_clusters.
-/// The protocols that train on crops use augment.crops[0].size (the pretraining input size) and
-/// augment.mean/std. Accuracies are in [0, 1].
-std::vector<EvalResult> evaluate_method(Method& method, const ImageSet& train, const ImageSet& test,
-                                        const ExperimentOptions& options, torch::Device device,
-                                        const EvalLog& log = {});
-
 /// The frozen encoder on another dataset: both splits of transfer.data loaded, each image resized
 /// (whole, antialiased) to `input_size`, normalised with transfer.mean/std and converted to
 /// `in_channels`; then weighted kNN for each eval.knn_k ("transfer:<name>:knn", top1_k<k>) and,
@@ -60,11 +43,15 @@ std::vector<EvalResult> evaluate_transfer(BackboneImpl& encoder, const TransferO
                                           const EvalOptions& eval, torch::Device device,
                                           uint64_t seed);
 
-/// Cluster quality on `test` (whole images, normalised with mean/std): method.assign() of every
-/// image, with module() in eval mode and no grad, against the labels. Rows of protocol "clusters":
-/// nmi, ari, used (distinct clusters), used_share (used / K), entropy_share (size entropy / ln K).
-/// Empty when the method has no clusters (num_clusters() == 0).
-std::vector<EvalResult> evaluate_clusters(Method& method, const ImageSet& test,
+/// The cluster a network puts each image of a batch in ([B] integer ids in [0, clusters)).
+using AssignFn = std::function<torch::Tensor(const torch::Tensor& images)>;
+
+/// Cluster quality on `test` (whole images, normalised with mean/std): assign() of every image,
+/// with `module` in eval mode and no grad, against the labels. Rows of protocol "clusters": nmi,
+/// ari, used (distinct clusters), used_share (used / clusters), entropy_share (size entropy /
+/// ln clusters). Empty when clusters == 0.
+std::vector<EvalResult> evaluate_clusters(torch::nn::Module& module, const AssignFn& assign,
+                                          int64_t clusters, const ImageSet& test,
                                           const std::vector<double>& mean,
                                           const std::vector<double>& std,
                                           const std::string& dataset, torch::Device device,

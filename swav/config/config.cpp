@@ -125,12 +125,24 @@ void apply_override(toml::table& root, const std::string& text, ReadContext& ctx
 
 // --- options -> canonical TOML ---------------------------------------------------------------
 
-std::string value_text(const std::string& v) { return config_detail::toml_string(v); }
-std::string value_text(int64_t v) { return std::to_string(v); }
-std::string value_text(double v) { return config_detail::toml_float(v); }
-std::string value_text(bool v) { return v ? "true" : "false"; }
-std::string value_text(const std::vector<int64_t>& v) { return config_detail::toml_array(v); }
-std::string value_text(const std::vector<double>& v) { return config_detail::toml_array(v); }
+std::string value_text(const std::string& v) {
+  return config_detail::toml_string(v);
+}
+std::string value_text(int64_t v) {
+  return std::to_string(v);
+}
+std::string value_text(double v) {
+  return config_detail::toml_float(v);
+}
+std::string value_text(bool v) {
+  return v ? "true" : "false";
+}
+std::string value_text(const std::vector<int64_t>& v) {
+  return config_detail::toml_array(v);
+}
+std::string value_text(const std::vector<double>& v) {
+  return config_detail::toml_array(v);
+}
 
 template <class Tag, class... Rules>
 constexpr bool has_tag() {
@@ -192,7 +204,8 @@ class Writer {
   }
   template <class S>
   void table_sections(std::string_view name, const std::vector<S>& tables, const char*) {
-    const std::string full = section_.empty() ? std::string(name) : section_ + "." + std::string(name);
+    const std::string full =
+        section_.empty() ? std::string(name) : section_ + "." + std::string(name);
     for (const auto& t : tables) {
       section_ = full;
       out_ += fmt::format("\n[[{}]]\n", full);
@@ -628,12 +641,24 @@ std::string config_hash(const ExperimentOptions& options) {
 
 namespace {
 
-std::string type_name(const std::string&) { return "string"; }
-std::string type_name(int64_t) { return "integer"; }
-std::string type_name(double) { return "float"; }
-std::string type_name(bool) { return "boolean"; }
-std::string type_name(const std::vector<int64_t>&) { return "array of integers"; }
-std::string type_name(const std::vector<double>&) { return "array of floats"; }
+std::string type_name(const std::string&) {
+  return "string";
+}
+std::string type_name(int64_t) {
+  return "integer";
+}
+std::string type_name(double) {
+  return "float";
+}
+std::string type_name(bool) {
+  return "boolean";
+}
+std::string type_name(const std::vector<int64_t>&) {
+  return "array of integers";
+}
+std::string type_name(const std::vector<double>&) {
+  return "array of floats";
+}
 
 /// key_docs(): every key with its default, walked over default options.
 class DocCollector {
@@ -695,7 +720,7 @@ std::vector<std::string> hash_excluded_keys() {
   static const std::vector<std::string> keys = [] {
     NotHashedKeys collect;
     const ExperimentOptions defaults;
-  describe(collect, defaults);
+    describe(collect, defaults);
     return collect.keys();
   }();
   return keys;

@@ -63,10 +63,13 @@ struct MethodInfo {
   const char* section;
 };
 inline const std::vector<MethodInfo>& method_infos() {
-  static const std::vector<MethodInfo> methods = {
-      {"swav", "swav"},       {"simclr", "simclr"},   {"deepcluster_v1", "deepcluster_v1"},
-      {"deepcluster_v2", "deepcluster"}, {"sela", "sela"}, {"sela_v2", "sela_v2"},
-      {"pcl", "pcl"}};
+  static const std::vector<MethodInfo> methods = {{"swav", "swav"},
+                                                  {"simclr", "simclr"},
+                                                  {"deepcluster_v1", "deepcluster_v1"},
+                                                  {"deepcluster_v2", "deepcluster"},
+                                                  {"sela", "sela"},
+                                                  {"sela_v2", "sela_v2"},
+                                                  {"pcl", "pcl"}};
   return methods;
 }
 
@@ -88,8 +91,12 @@ inline bool is_device(const std::string& d) {
     if (d[i] < '0' || d[i] > '9') return false;
   return true;
 }
-inline bool one_or_three(const std::vector<double>& v) { return v.size() == 1 || v.size() == 3; }
-inline bool one_or_three_channels(const int64_t& c) { return c == 1 || c == 3; }
+inline bool one_or_three(const std::vector<double>& v) {
+  return v.size() == 1 || v.size() == 3;
+}
+inline bool one_or_three_channels(const int64_t& c) {
+  return c == 1 || c == 3;
+}
 inline bool is_protocol_name(const std::string& n) {
   return !n.empty() && n.find_first_of(": /") == std::string::npos;
 }
@@ -174,10 +181,10 @@ void describe(V& v, S& a) {
         "smallest blur sigma in pixels of the crop (the paper's 0.1 is for 224 px crops)",
         Positive{});
   v.key("blur_sigma_max", a.blur_sigma_max, "largest blur sigma in pixels of the crop");
-  v.key("mean", a.mean, "normalisation mean per channel in [0, 1] units; one value for every channel",
+  v.key("mean", a.mean,
+        "normalisation mean per channel in [0, 1] units; one value for every channel",
         Satisfies<std::vector<double>>{one_or_three, "needs 1 entry (one channel) or 3 (RGB)"});
-  v.key("std", a.std, "normalisation standard deviation per channel, as many as mean",
-        Positive{});
+  v.key("std", a.std, "normalisation standard deviation per channel, as many as mean", Positive{});
   v.key("device", a.device,
         "where views are made: \"cpu\" (worker threads) or \"cuda\" (on the training GPU, from "
         "the uint8 images kept there)",
@@ -212,8 +219,7 @@ void describe(V& v, S& s) {
         Positive{});
   v.key("sinkhorn_iterations", s.sinkhorn_iterations,
         "Sinkhorn-Knopp normalisation rounds per batch (the paper: 3)", AtLeast{1});
-  v.key("temperature", s.temperature, "softmax temperature of the swapped prediction",
-        Positive{});
+  v.key("temperature", s.temperature, "softmax temperature of the swapped prediction", Positive{});
   v.key("crops_for_assign", s.crops_for_assign,
         "crops whose codes are computed and predicted from the other crops (the two large ones)");
   v.key("queue_length", s.queue_length,
@@ -245,8 +251,7 @@ void describe(V& v, S& d) {
 
 template <class V, class S, If<S, DeepClusterV1Options> = 0>
 void describe(V& v, S& d) {
-  v.key("pca_dim", d.pca_dim, "PCA-whitening dimension of the features before k-means",
-        AtLeast{1});
+  v.key("pca_dim", d.pca_dim, "PCA-whitening dimension of the features before k-means", AtLeast{1});
   v.key("kmeans_iterations", d.kmeans_iterations,
         "Lloyd iterations per epoch (Euclidean, as faiss in the reference)", AtLeast{1});
 }
@@ -260,8 +265,7 @@ void describe(V& v, S& s) {
         "when they happen: \"quadratic\" (more early, the ImageNet recipe) or \"linear\"",
         OneOf{{"quadratic", "linear"}});
   v.key("sinkhorn_tolerance", s.sinkhorn_tolerance,
-        "stop Sinkhorn when sum |c / c_new - 1| < this (checked every 10 iterations)",
-        Positive{});
+        "stop Sinkhorn when sum |c / c_new - 1| < this (checked every 10 iterations)", Positive{});
 }
 
 template <class V, class S, If<S, SelaV2Options> = 0>
@@ -278,16 +282,14 @@ void describe(V& v, S& p) {
   v.key("temperature", p.temperature, "InfoNCE temperature; also the concentration's mean",
         Positive{});
   v.key("momentum", p.momentum, "EMA momentum of the key encoder", Momentum{});
-  v.key("queue_length", p.queue_length, "negative keys, rounded down to whole batches",
-        AtLeast{0});
+  v.key("queue_length", p.queue_length, "negative keys, rounded down to whole batches", AtLeast{0});
   v.key("warmup_epochs", p.warmup_epochs, "InfoNCE-only epochs before clustering starts",
         AtLeast{0});
   v.key("clusters", p.clusters, "k-means cluster counts, one per granularity",
         NotEmpty{"needs at least one granularity"}, AtLeast{2});
   v.key("negative_prototypes", p.negative_prototypes,
         "negative centroids sampled per granularity (r in the paper)", AtLeast{1});
-  v.key("kmeans_iterations", p.kmeans_iterations, "Lloyd iterations per k-means run",
-        AtLeast{1});
+  v.key("kmeans_iterations", p.kmeans_iterations, "Lloyd iterations per k-means run", AtLeast{1});
   v.key("kmeans_restarts", p.kmeans_restarts,
         "seeded k-means runs per granularity; the best objective is kept", AtLeast{1});
 }
@@ -366,8 +368,7 @@ void describe(V& v, S& e) {
   v.key("linear_epochs", e.linear_epochs, "linear probe epochs", AtLeast{1});
   v.key("linear_lr", e.linear_lr, "linear probe SGD learning rate, cosine to 0", Positive{});
   v.key("linear_momentum", e.linear_momentum, "linear probe SGD momentum", Momentum{});
-  v.key("linear_weight_decay", e.linear_weight_decay, "linear probe weight decay",
-        NonNegative{});
+  v.key("linear_weight_decay", e.linear_weight_decay, "linear probe weight decay", NonNegative{});
   v.key("linear_batch_size", e.linear_batch_size, "linear probe batch", AtLeast{1});
   v.key("untrained_baseline", e.untrained_baseline,
         "also evaluate the network at initialisation with kNN: the floor every run must beat");
@@ -385,7 +386,8 @@ void describe(V& v, S& e) {
         Between{0, 1, true, false, "must be in (0, 1]"});
   v.key("semi_supervised", e.semi_supervised,
         "fine-tune backbone and a new linear head on class-balanced subsets of the labels");
-  v.key("semi_fractions", e.semi_fractions, "shares of the training labels kept (the paper: 1%, 10%)",
+  v.key("semi_fractions", e.semi_fractions,
+        "shares of the training labels kept (the paper: 1%, 10%)",
         Between{0, 1, true, false, "must be a share of the training labels in (0, 1]"});
   v.key("semi_epochs", e.semi_epochs, "fine-tuning epochs", AtLeast{1});
   v.key("semi_lr", e.semi_lr, "backbone learning rate, cosine to 0", NonNegative{});

@@ -42,10 +42,10 @@ struct AugmentOptions {
 
 /// Where the images come from.
 struct DataOptions {
-  std::string format = "image_folder";  // "fashion_mnist" (IDX+gzip), "cifar_binary",
-                                        // "image_folder", "synthetic"
-  std::string root;                     // dataset folder (unused for "synthetic")
-  std::string train_split = "train";    // image_folder: sub-folder names of the two splits
+  // "fashion_mnist" (IDX+gzip), "cifar_binary", "image_folder", "synthetic"
+  std::string format = "image_folder";
+  std::string root;                   // dataset folder (unused for "synthetic")
+  std::string train_split = "train";  // image_folder: sub-folder names of the two splits
   std::string test_split = "val";
   int64_t image_size = 0;   // image_folder: resize every image to this square size (0 = keep;
                             // then all images must share one size)
@@ -98,8 +98,8 @@ struct DeepClusterOptions {
 /// the backbone, re-created every epoch (the reference: k = 10000 on ImageNet).
 struct DeepClusterV1Options {
   int64_t pca_dim = 256;  // PCA-whitening dimension of the features before k-means
-  int64_t kmeans_iterations =
-      20;  // Lloyd iterations per epoch (Euclidean, as faiss in the reference)
+  // Lloyd iterations per epoch (Euclidean, as faiss in the reference)
+  int64_t kmeans_iterations = 20;
 };
 
 /// SeLa v1 (baselines/sela.h): self-labelling of the whole training set. One linear classifier

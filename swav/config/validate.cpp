@@ -106,7 +106,8 @@ class FieldChecker {
       std::is_same_v<Rule, Momentum> || std::is_same_v<Rule, Between>;
   template <class T, class Rule, std::enable_if_t<kNumeric<Rule>, int> = 0>
   void apply(const std::string& key, const std::vector<T>& values, const Rule& rule) {
-    for (size_t i = 0; i < values.size(); ++i) apply(fmt::format("{}[{}]", key, i), values[i], rule);
+    for (size_t i = 0; i < values.size(); ++i)
+      apply(fmt::format("{}[{}]", key, i), values[i], rule);
   }
   void apply(const std::string& key, int64_t v, const AtLeast& r) { c_.at_least(v, r.min, key); }
   void apply(const std::string& key, double v, const Positive&) { c_.positive(v, key); }

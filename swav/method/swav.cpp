@@ -10,30 +10,14 @@ namespace swav {
 
 namespace F = torch::nn::functional;
 
-SwavNetworkImpl::SwavNetworkImpl(const ModelOptions& options, int64_t in_channels) {
-  backbone = register_module("backbone", make_backbone(options, in_channels));
-  head = register_module(
-      "head", ProjectionHead(backbone->feature_dim(), options.hidden_dim, options.output_dim));
-  prototypes = register_module("prototypes", Prototypes(options.output_dim, options.prototypes));
-}
-
-std::pair<torch::Tensor, std::vector<torch::Tensor>> SwavNetworkImpl::forward(
-    const std::vector<torch::Tensor>& crops) {
-  std::vector<torch::Tensor> features;
-  for (const auto& batch : cat_equal_resolutions(crops))
-    features.push_back(backbone->forward(batch));
-  auto z = F::normalize(head->forward(torch::cat(features)), F::NormalizeFuncOptions().dim(1).p(2));
-  return {z, prototypes->forward(z)};
-}
-
-SwavMethod::SwavMethod(const ExperimentOptions& options, int64_t in_channels)
-    : options_(options.swav),
-      output_dim_(options.model.output_dim),
-      num_clusters_(options.model.prototypes.at(0)),
-      network_(options.model, in_channels) {
+SwavMethod::SwavMethod(const MethodSetup& setup, const SwavOptions& options)
+    : options_(options),
+      output_dim_(setup.model.output_dim),
+      num_clusters_(setup.model.prototypes.at(0)),
+      network_(setup.model, setup.in_channels) {
   double chance = 0;
-  for (int64_t k : options.model.prototypes) chance += std::log(static_cast<double>(k));
-  collapse_reference_.chance_loss = chance / static_cast<double>(options.model.prototypes.size());
+  for (int64_t k : setup.model.prototypes) chance += std::log(static_cast<double>(k));
+  collapse_reference_.chance_loss = chance / static_cast<double>(setup.model.prototypes.size());
   collapse_reference_.frozen_iterations = options_.freeze_prototypes_niters;
   collapse_reference_.clusters = num_clusters_;
   collapse_reference_.assigned_crops = static_cast<int64_t>(options_.crops_for_assign.size());

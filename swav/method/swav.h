@@ -9,33 +9,14 @@
 
 #include "swav/config/options.h"
 #include "swav/models/backbone.h"
-#include "swav/models/heads.h"
+#include "swav/models/swav_network.h"
 #include "swav/train/method.h"
 
 namespace swav {
 
-/// Backbone -> projection head -> L2 normalise -> prototypes. Crops of equal resolution go through
-/// the backbone together; the pooled features of all crops are concatenated so the head (and its
-/// BN) runs once over all crops.
-class SwavNetworkImpl : public torch::nn::Module {
- public:
-  SwavNetworkImpl(const ModelOptions& options, int64_t in_channels);
-
-  /// crops: n_crops tensors [B, C, s_i, s_i]. Returns z, the normalised embeddings of all crops
-  /// concatenated in crop order [n_crops * B, D], and the scores of every prototype head, each
-  /// [n_crops * B, K_h].
-  std::pair<torch::Tensor, std::vector<torch::Tensor>> forward(
-      const std::vector<torch::Tensor>& crops);
-
-  std::shared_ptr<BackboneImpl> backbone;
-  ProjectionHead head{nullptr};
-  Prototypes prototypes{nullptr};
-};
-TORCH_MODULE(SwavNetwork);
-
 class SwavMethod : public Method {
  public:
-  SwavMethod(const ExperimentOptions& options, int64_t in_channels);
+  SwavMethod(const MethodSetup& setup, const SwavOptions& options);
 
   std::string name() const override { return "swav"; }
   torch::nn::Module& module() override { return *network_; }

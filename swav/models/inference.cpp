@@ -9,12 +9,13 @@ void for_each_batch(torch::nn::Module& module, int64_t n, int64_t batch_size,
   TORCH_CHECK(batch_size > 0, "for_each_batch: batch_size must be > 0, got ", batch_size);
   torch::NoGradGuard no_grad;
   EvalModeGuard eval_mode(module);
-  for (int64_t begin = 0; begin < n; begin += batch_size) step(begin, std::min(batch_size, n - begin));
+  for (int64_t begin = 0; begin < n; begin += batch_size)
+    step(begin, std::min(batch_size, n - begin));
 }
 
-torch::Tensor batched_forward(torch::nn::Module& module, const torch::Tensor& items,
-                              int64_t batch_size,
-                              const std::function<torch::Tensor(const torch::Tensor& slice)>& forward) {
+torch::Tensor batched_forward(
+    torch::nn::Module& module, const torch::Tensor& items, int64_t batch_size,
+    const std::function<torch::Tensor(const torch::Tensor& slice)>& forward) {
   std::vector<torch::Tensor> chunks;
   for_each_batch(module, items.size(0), batch_size, [&](int64_t begin, int64_t rows) {
     chunks.push_back(forward(items.narrow(0, begin, rows)));

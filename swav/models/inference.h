@@ -34,8 +34,8 @@ void for_each_batch(torch::nn::Module& module, int64_t n, int64_t batch_size,
 /// `forward(slice)` for consecutive slices of at most batch_size rows of `items` (along dim 0),
 /// concatenated along dim 0; for_each_batch's eval mode and no autograd. `forward` does the rest:
 /// normalising, moving to the device, the network, and moving the result where it is wanted.
-torch::Tensor batched_forward(torch::nn::Module& module, const torch::Tensor& items,
-                              int64_t batch_size,
-                              const std::function<torch::Tensor(const torch::Tensor& slice)>& forward);
+torch::Tensor batched_forward(
+    torch::nn::Module& module, const torch::Tensor& items, int64_t batch_size,
+    const std::function<torch::Tensor(const torch::Tensor& slice)>& forward);
 
 }  // namespace swav

@@ -100,8 +100,8 @@ struct ColumnOrder {
 
 // The column of an eval row, or false for rows that are not reported in tables
 // (top1_last, knn_init, raw cluster counts).
-bool eval_column(const std::string& protocol, const std::string& metric, Column& column,
-                 ColumnOrder& order) {
+bool eval_column_ordered(const std::string& protocol, const std::string& metric, Column& column,
+                         ColumnOrder& order) {
   column.id = "eval:" + protocol + "/" + metric;
   double k = 0;
   auto knn_k = [&](const std::string& m) {
@@ -226,6 +226,11 @@ std::string csv_field(const std::string& text) {
 }
 
 }  // namespace
+
+bool eval_column(const std::string& protocol, const std::string& metric, Column& column) {
+  ColumnOrder order;
+  return eval_column_ordered(protocol, metric, column, order);
+}
 
 Format parse_format(const std::string& name) {
   if (name == "md" || name == "markdown") return Format::kMarkdown;
@@ -405,7 +410,7 @@ Table build_table(const std::string& experiment, const std::vector<RunData>& run
       const auto slash = id.rfind('/');
       Column column;
       ColumnOrder order;
-      if (eval_column(id.substr(0, slash), id.substr(slash + 1), column, order))
+      if (eval_column_ordered(id.substr(0, slash), id.substr(slash + 1), column, order))
         ordered[order] = column;
     }
   }

@@ -44,6 +44,11 @@ struct Column {
   Kind kind = Kind::kPercent;
 };
 
+/// The table column an `evals` row is shown in ("knn"/"top1_k20" -> "kNN k=20", "transfer:cifar:
+/// linear"/"top1_best" -> "cifar linear", ...), or false for rows tables leave out (top1_last,
+/// knn_init, raw cluster counts). The run report (run_report.h) names rows the same way.
+bool eval_column(const std::string& protocol, const std::string& metric, Column& column);
+
 /// Mean, sample standard deviation (0 for one value) and count of one cell's values.
 struct Stat {
   double mean = 0, std = 0;

@@ -1,5 +1,5 @@
-// The one registry: method name -> factory. The runner, tests and benchmarks all build methods
-// here.
+#include "swav/run/registry.h"
+
 #include <functional>
 #include <map>
 
@@ -10,34 +10,30 @@
 #include "baselines/sela_v2.h"
 #include "baselines/simclr.h"
 #include "swav/method/swav.h"
-#include "swav/train/method.h"
 #include "swav/util/error.h"
 
 namespace swav {
 namespace {
 
-using Factory = std::function<std::unique_ptr<Method>(const ExperimentOptions&, int64_t, int64_t)>;
+// Each factory hands a method its own options table and the shared setup, nothing else.
+using Factory = std::function<std::unique_ptr<Method>(const ExperimentOptions&, const MethodSetup&)>;
+
+template <class M, class Options>
+Factory factory(Options ExperimentOptions::*table) {
+  return [table](const ExperimentOptions& o, const MethodSetup& setup) {
+    return std::make_unique<M>(setup, o.*table);
+  };
+}
 
 const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> factories = {
-      {"swav", [](const ExperimentOptions& o, int64_t channels,
-                  int64_t) { return std::make_unique<SwavMethod>(o, channels); }},
-      {"simclr", [](const ExperimentOptions& o, int64_t channels,
-                    int64_t) { return std::make_unique<SimclrMethod>(o, channels); }},
-      {"deepcluster_v1",
-       [](const ExperimentOptions& o, int64_t channels, int64_t n) {
-         return std::make_unique<DeepClusterMethod>(o, channels, n);
-       }},
-      {"deepcluster_v2",
-       [](const ExperimentOptions& o, int64_t channels, int64_t n) {
-         return std::make_unique<DeepClusterV2Method>(o, channels, n);
-       }},
-      {"sela", [](const ExperimentOptions& o, int64_t channels,
-                  int64_t n) { return std::make_unique<SelaMethod>(o, channels, n); }},
-      {"sela_v2", [](const ExperimentOptions& o, int64_t channels,
-                     int64_t n) { return std::make_unique<SelaV2Method>(o, channels, n); }},
-      {"pcl", [](const ExperimentOptions& o, int64_t channels,
-                 int64_t n) { return std::make_unique<PclMethod>(o, channels, n); }},
+      {"swav", factory<SwavMethod>(&ExperimentOptions::swav)},
+      {"simclr", factory<SimclrMethod>(&ExperimentOptions::simclr)},
+      {"deepcluster_v1", factory<DeepClusterMethod>(&ExperimentOptions::deepcluster_v1)},
+      {"deepcluster_v2", factory<DeepClusterV2Method>(&ExperimentOptions::deepcluster)},
+      {"sela", factory<SelaMethod>(&ExperimentOptions::sela)},
+      {"sela_v2", factory<SelaV2Method>(&ExperimentOptions::sela_v2)},
+      {"pcl", factory<PclMethod>(&ExperimentOptions::pcl)},
   };
   return factories;
 }
@@ -46,7 +42,7 @@ const std::map<std::string, Factory>& registry() {
 
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
-  for (const auto& [name, factory] : registry()) names.push_back(name);
+  for (const auto& [name, make] : registry()) names.push_back(name);
   return names;
 }
 
@@ -57,7 +53,7 @@ std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in
     fail("method: unknown method '{}' (known: {})", options.method,
          fmt::join(method_names(), ", "));
   }
-  return it->second(options, in_channels, dataset_size);
+  return it->second(options, MethodSetup::from(options, in_channels, dataset_size));
 }
 
 }  // namespace swav

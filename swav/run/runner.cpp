@@ -1,24 +1,19 @@
-#include "swav/train/runner.h"
+#include "swav/run/runner.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "swav/config/config.h"
 #include "swav/data/image_set.h"
+#include "swav/run/evaluation.h"
+#include "swav/run/registry.h"
+#include "swav/store/heartbeat.h"
 #include "swav/util/error.h"
+#include "swav/util/output_log.h"
 #include "swav/util/progress.h"
 #include "swav/util/version.h"
 
@@ -92,115 +87,6 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   store.set_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
 
-/// Writes all of `size` bytes unless the descriptor fails (a log is best effort).
-void write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
-/// Copies everything written to one file descriptor (stdout or stderr) into a log file as well,
-/// until destroyed: the descriptor is pointed at a pipe that a thread drains into both.
-class Tee {
- public:
-  Tee(int fd, int log_fd) : fd_(fd), log_fd_(log_fd) {
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC) != 0)
-      fail("cannot create a pipe for the trial log: {}", std::strerror(errno));
-    saved_ = ::dup(fd_);
-    ::dup2(ends[1], fd_);
-    ::close(ends[1]);
-    reader_ = std::thread([this, in = ends[0]] {
-      char buffer[4096];
-      for (;;) {
-        const ssize_t n = ::read(in, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        write_all(saved_, buffer, static_cast<size_t>(n));
-        write_all(log_fd_, buffer, static_cast<size_t>(n));
-      }
-      ::close(in);
-    });
-  }
-  ~Tee() {
-    ::dup2(saved_, fd_);  // closes the pipe's last write end: the reader sees the end
-    reader_.join();
-    ::close(saved_);
-  }
-  Tee(const Tee&) = delete;
-  Tee& operator=(const Tee&) = delete;
-
- private:
-  int fd_, log_fd_, saved_ = -1;
-  std::thread reader_;
-};
-
-/// The trial's log.txt receives stdout and stderr while this lives (appended across attempts).
-class TrialLog {
- public:
-  explicit TrialLog(const std::string& path) {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    log_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd_ < 0) fail("cannot open the trial log '{}': {}", path, std::strerror(errno));
-    out_ = std::make_unique<Tee>(STDOUT_FILENO, log_fd_);
-    err_ = std::make_unique<Tee>(STDERR_FILENO, log_fd_);
-  }
-  /// Writes to the log file only (not to the terminal).
-  void note(const std::string& text) const { write_all(log_fd_, text.data(), text.size()); }
-  ~TrialLog() {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    err_.reset();
-    out_.reset();
-    ::close(log_fd_);
-  }
-
- private:
-  int log_fd_ = -1;
-  std::unique_ptr<Tee> out_, err_;
-};
-
-/// Refreshes the claim's heartbeat from its own store connection until destroyed.
-class Heartbeat {
- public:
-  Heartbeat(const std::string& db, int64_t run_id, std::string owner)
-      : thread_([this, db, run_id, owner = std::move(owner)] {
-          try {
-            Store store(db);
-            std::unique_lock<std::mutex> lock(mutex_);
-            while (!stop_) {
-              const auto period = std::chrono::duration<double>(Store::kHeartbeatSeconds);
-              if (cv_.wait_for(lock, period, [this] { return stop_; })) break;
-              if (!store.heartbeat(run_id, owner)) {
-                fmt::print(stderr, "warning: run {} was taken over by another process\n", run_id);
-                break;
-              }
-            }
-          } catch (const std::exception& e) {
-            fmt::print(stderr, "warning: heartbeat of run {} stopped: {}\n", run_id, e.what());
-          }
-        }) {}
-  ~Heartbeat() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;  // last: started once the members above exist
-};
-
 constexpr const char* kHashLine = "# config_hash = ";
 
 /// The config hash recorded in a trial folder's config.toml, "" when there is none.
@@ -270,7 +156,7 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
         << "# experiment: " << options.name << "\n# trial: " << trial.name << "\n"
         << kHashLine << trial.hash << "\n"
         << info.config_toml;
-    TrialLog log((fs::path(trial_dir) / "log.txt").string());
+    OutputLog log((fs::path(trial_dir) / "log.txt").string());
     {
       const char* how = outcome.resumed ? ", resuming from its checkpoint"
                         : claim.kind == Claim::Kind::kTakenOver
@@ -503,112 +389,6 @@ std::string format_sweep_summary(const SweepOutcome& outcome) {
   for (const auto& t : outcome.trials) {
     if (!t.outcome.ok) out += fmt::format("\n{}: {}\n", t.trial.name, t.outcome.error);
   }
-  return out;
-}
-
-std::string format_run_results(const Store& store, int64_t run_id) {
-  auto run = store.run(run_id);
-  if (!run) return fmt::format("run {} not found\n", run_id);
-  std::map<std::string, double> evals;
-  for (const auto& e : store.evals(run_id)) evals[e.protocol + "/" + e.metric] = e.value;
-  auto losses = store.metrics(run_id, "loss");
-  auto usage = store.metrics(run_id, "prototype_usage");
-  double train_seconds = 0;
-  for (const auto& m : store.metrics(run_id, "seconds")) train_seconds += m.value;
-
-  ExperimentOptions options;
-  int64_t prototypes = 0;
-  std::string config_line;
-  try {
-    // The resolved config of the run tells K (for ln K) and the setting.
-    options = parse_experiment(run->config_toml, "store run " + std::to_string(run_id));
-    prototypes = options.model.prototypes.empty() ? 0 : options.model.prototypes[0];
-    config_line = fmt::format("{} on {}, {} {}, {} epochs x batch {}, crops {}", options.method,
-                              options.data.format, options.model.arch,
-                              fmt::join(options.model.prototypes, "+"), options.train.epochs,
-                              options.train.batch_size, [&] {
-                                std::vector<std::string> g;
-                                for (auto& c : options.augment.crops)
-                                  g.push_back(fmt::format("{}x{}", c.count, c.size));
-                                return fmt::format("{}", fmt::join(g, "+"));
-                              }());
-  } catch (const std::exception&) {
-  }
-
-  std::string out =
-      fmt::format("\nrun {} '{}' ({}), status {}, config {}\n{}\n\n", run->id, run->experiment,
-                  run->trial, run->status, run->config_hash, config_line);
-  out += "| quantity | value |\n|---|---|\n";
-  if (!losses.empty()) {
-    // ln K is the loss of a network that has learned nothing only for the clustering methods.
-    const bool contrastive = options.method == "simclr" || options.method == "pcl";
-    out += fmt::format(
-        "| {} loss, first -> last epoch | {:.4f} -> {:.4f}{} |\n",
-        options.method == "swav" ? "SwAV" : options.method, losses.front().value,
-        losses.back().value,
-        contrastive
-            ? ""
-            : fmt::format(" (ln K = {:.4f})",
-                          prototypes > 0 ? std::log(static_cast<double>(prototypes)) : 0.0));
-  }
-  if (!usage.empty())
-    out += fmt::format("| prototype usage, last epoch | {:.1f}% |\n", 100 * usage.back().value);
-  // Shown only when the collapse watch flagged an epoch (the warning and remedies are in the log).
-  const auto collapse = store.metrics(run_id, "collapse");
-  if (!collapse.empty()) {
-    int flags = 0;
-    for (const auto& m : collapse) flags |= static_cast<int>(m.value);
-    std::vector<std::string> kinds;
-    if (flags & 1) kinds.push_back("loss at ln K");
-    if (flags & 2) kinds.push_back("prototype usage below 50%");
-    const auto entropy = store.metrics(run_id, "code_entropy");
-    out += fmt::format(
-        "| collapse watch | {} in {} epoch(s) from epoch {}{}; remedies in the log |\n",
-        fmt::join(kinds, " and "), collapse.size(), collapse.front().epoch + 1,
-        entropy.empty() ? ""
-                        : fmt::format(", codes' entropy {:.2f} of ln K", entropy.back().value));
-  }
-  for (const auto& [key, value] : evals) {
-    if (key.rfind("knn/", 0) != 0) continue;
-    const std::string metric = key.substr(4);
-    auto init = evals.find("knn_init/" + metric);
-    if (init != evals.end()) {
-      out += fmt::format("| kNN {} (untrained network) | {:.2f}% ({:.2f}%, {:+.2f} points) |\n",
-                         metric, 100 * value, 100 * init->second, 100 * (value - init->second));
-    } else {
-      out += fmt::format("| kNN {} | {:.2f}% |\n", metric, 100 * value);
-    }
-  }
-  if (evals.count("linear/top1_best")) {
-    out += fmt::format("| linear probe top-1, best / last epoch | {:.2f}% / {:.2f}% |\n",
-                       100 * evals["linear/top1_best"], 100 * evals["linear/top1_last"]);
-  }
-  if (evals.count("swav_linear/top1_best")) {
-    out += fmt::format("| SwAV linear protocol top-1, best / last epoch | {:.2f}% / {:.2f}% |\n",
-                       100 * evals["swav_linear/top1_best"], 100 * evals["swav_linear/top1_last"]);
-  }
-  for (const auto& [key, value] : evals) {
-    if (key.rfind("semi_supervised/top1_", 0) == 0)
-      out += fmt::format("| semi-supervised fine-tuning, {} labels | {:.2f}% |\n", key.substr(21),
-                         100 * value);
-    if (key.rfind("transfer:", 0) == 0 && key.find("_last") == std::string::npos)
-      out += fmt::format("| {} | {:.2f}% |\n", key, 100 * value);
-  }
-  if (evals.count("clusters/nmi")) {
-    out += fmt::format(
-        "| clusters on the test set: NMI / ARI / prototypes used | {:.3f} / {:.3f} / "
-        "{:.1f}% |\n",
-        evals["clusters/nmi"], evals["clusters/ari"], 100 * evals["clusters/used_share"]);
-  }
-  if (!losses.empty()) {
-    out += fmt::format("| training time ({} epochs) | {} ({}/epoch) |\n", losses.size(),
-                       format_duration(train_seconds),
-                       format_duration(train_seconds / static_cast<double>(losses.size())));
-  }
-  auto eval_seconds = store.metrics(run_id, "eval_seconds");
-  if (!eval_seconds.empty())
-    out += fmt::format("| evaluation time | {} |\n", format_duration(eval_seconds.back().value));
-  if (!run->error.empty()) out += fmt::format("\nerror: {}\n", run->error);
   return out;
 }
 

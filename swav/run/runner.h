@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "eval/evaluate.h"
 #include "swav/config/config.h"
 #include "swav/config/options.h"
 #include "swav/store/store.h"
@@ -71,9 +70,5 @@ std::string format_plan(const ExperimentPlan& plan, const std::string& only = ""
 
 /// The end-of-sweep table: trial, status, last loss, kNN and linear top-1, training time.
 std::string format_sweep_summary(const SweepOutcome& outcome);
-
-/// The results of a run as a Markdown table: loss first and last epoch against ln K, prototype
-/// usage, kNN top-1 trained vs untrained, linear top-1, times.
-std::string format_run_results(const Store& store, int64_t run_id);
 
 }  // namespace swav

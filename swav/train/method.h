@@ -1,5 +1,6 @@
 // The extension point: a self-supervised method owns its networks and its loss; the Trainer owns
-// the loop. SwAV and every baseline implement this interface and are built through the registry.
+// the loop. SwAV and every baseline implement this interface and are built by name through the
+// registry (swav/run/registry.h).
 #pragma once
 #include <torch/torch.h>
 
@@ -16,6 +17,37 @@
 #include "swav/models/backbone.h"
 
 namespace swav {
+
+/// What every method is built from besides its own options table ([swav], [simclr], ...): the
+/// network's shape, the training split's size and the few run settings methods read. A method
+/// sees nothing else of the experiment.
+struct MethodSetup {
+  ModelOptions model;         // backbone, projection head, prototype heads
+  AugmentOptions augment;     // how views are made and normalised (DeepCluster-v2 fills its bank
+                              // with views; whole-image passes normalise with augment.mean/std)
+  int64_t in_channels = 3;    // image channels
+  int64_t dataset_size = 0;   // images in the training split
+  int64_t seed = 0;           // train.seed: cluster, label and bank draws
+  int64_t epochs = 0;         // train.epochs (SeLa spreads its label steps over them)
+  int64_t batch_size = 0;     // train.batch_size per process (queues hold whole batches)
+  double weight_decay = 0;    // optim.weight_decay (DeepCluster's classifier)
+  int64_t pass_batch_size = 256;  // eval.batch_size: batches of the passes over the whole split
+
+  static MethodSetup from(const ExperimentOptions& options, int64_t in_channels,
+                          int64_t dataset_size) {
+    MethodSetup s;
+    s.model = options.model;
+    s.augment = options.augment;
+    s.in_channels = in_channels;
+    s.dataset_size = dataset_size;
+    s.seed = options.train.seed;
+    s.epochs = options.train.epochs;
+    s.batch_size = options.train.batch_size;
+    s.weight_decay = options.optim.weight_decay;
+    s.pass_batch_size = options.eval.batch_size;
+    return s;
+  }
+};
 
 /// What a method sees of the run: device, the collective, the position in training.
 struct StepContext {
@@ -49,8 +81,10 @@ inline std::vector<torch::Tensor> device_views(const std::vector<torch::Tensor>&
 
 /// What a training step returns.
 struct StepOutput {
-  torch::Tensor loss;                                       // scalar, with grad
-  std::vector<std::pair<std::string, torch::Tensor>> logs;  // extra scalars (read when logging)
+  torch::Tensor loss;  // scalar, with grad
+  // Extra scalars of the step (e.g. PCL's info_nce and proto_nce): shown on the progress lines
+  // and stored per epoch as their mean over the epoch's steps (metric of the same name).
+  std::vector<std::pair<std::string, torch::Tensor>> logs;
 };
 
 /// Named scalars a method reports (e.g. at the end of an epoch).
@@ -112,13 +146,5 @@ class Method {
   virtual void save_state(torch::serialize::OutputArchive& archive) const {}
   virtual void load_state(torch::serialize::InputArchive& archive) {}
 };
-
-/// Builds the method named options.method for images with `in_channels` channels.
-/// Throws UserError for an unknown name, listing the known ones.
-std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in_channels,
-                                    int64_t dataset_size);
-
-/// The names make_method accepts.
-std::vector<std::string> method_names();
 
 }  // namespace swav

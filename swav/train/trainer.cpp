@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "swav/data/device_multicrop.h"
@@ -185,6 +186,14 @@ TrainSummary Trainer::fit() {
     EpochLoader loader(train_, crops, train.batch_size, std::move(order), epoch,
                        options_.augment.prefetch, /*render_views=*/device_crops == nullptr);
     auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    // The method's extra scalars (StepOutput::logs), summed on the device like the loss, with the
+    // number of steps that gave each, in the order they first appear.
+    struct LogSum {
+      std::string name;
+      torch::Tensor sum;
+      int64_t steps = 0;
+    };
+    std::vector<LogSum> log_sums;
     int64_t step = 0;
     double last_loss = std::nan("");
     while (auto batch = loader.next()) {
@@ -206,6 +215,14 @@ TrainSummary Trainer::fit() {
       optimizer.step();
       method_.after_step(ctx);
       loss_sum += out.loss.detach().to(torch::kFloat64);
+      for (const auto& [name, value] : out.logs) {
+        auto it = std::find_if(log_sums.begin(), log_sums.end(),
+                               [&](const LogSum& entry) { return entry.name == name; });
+        if (it == log_sums.end())
+          it = log_sums.insert(log_sums.end(), LogSum{name, loss_sum.new_zeros({}), 0});
+        it->sum += value.detach().to(torch::kFloat64).reshape({});
+        ++it->steps;
+      }
       ++step;
       ++steps_done;
       const bool last = step == iters_per_epoch;
@@ -222,11 +239,14 @@ TrainSummary Trainer::fit() {
           const double elapsed = since_start.seconds();
           const double eta = elapsed / steps_done * (total_steps - steps_done);
           const double ips = static_cast<double>(step * train.batch_size) / epoch_clock.seconds();
+          std::string extra;  // the method's own scalars of this step
+          for (const auto& [name, value] : out.logs)
+            extra += fmt::format("  {} {:.4f}", name, value.item<double>());
           print_progress(
-              fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.4g}  {:.0f} img/s  "
+              fmt::format("{}epoch {}/{}  step {}/{}  loss {:.4f}{}  lr {:.4g}  {:.0f} img/s  "
                           "ETA {}",
-                          label_, epoch + 1, train.epochs, step, iters_per_epoch, last_loss, ctx.lr,
-                          ips, format_duration(eta)),
+                          label_, epoch + 1, train.epochs, step, iters_per_epoch, last_loss, extra,
+                          ctx.lr, ips, format_duration(eta)),
               last);
         }
       }
@@ -241,6 +261,8 @@ TrainSummary Trainer::fit() {
         {"lr", ctx.lr},
         {"seconds", seconds},
         {"images_per_sec", static_cast<double>(step * train.batch_size * world) / seconds}};
+    for (const auto& log : log_sums)
+      metrics.emplace_back(log.name, log.sum.item<double>() / static_cast<double>(log.steps));
     for (auto& kv : method_.on_epoch_end(ctx)) metrics.push_back(kv);
     std::vector<CollapseFinding> findings;
     if (collapse.active()) {

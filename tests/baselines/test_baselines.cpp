@@ -8,6 +8,8 @@
 #include "baseline_fixture.h"
 #include "eval/evaluate.h"
 #include "swav/config/config.h"
+#include "swav/run/evaluation.h"
+#include "swav/run/registry.h"
 #include "swav/train/trainer.h"
 
 using namespace swav;

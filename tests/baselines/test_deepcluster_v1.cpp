@@ -49,7 +49,7 @@ TEST_CASE("DeepCluster re-clusters every epoch and re-creates its classifier",
           "[baselines][deepcluster]") {
   auto o = test::tiny_baseline("deepcluster_v1");
   const auto train = load_split(o.data, Split::kTrain);
-  DeepClusterMethod method(o, train.channels(), train.size());
+  DeepClusterMethod method(MethodSetup::from(o, train.channels(), train.size()), o.deepcluster_v1);
   CHECK(method.assignments().eq(-1).all().item<bool>());
   StepContext ctx;
   ctx.train_set = &train;
@@ -99,7 +99,7 @@ TEST_CASE("DeepCluster's loss falls while its labels are fixed", "[baselines][de
   o.augment.grayscale_prob = 0.0;
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(3);
-  DeepClusterMethod method(o, train.channels(), train.size());
+  DeepClusterMethod method(MethodSetup::from(o, train.channels(), train.size()), o.deepcluster_v1);
   StepContext ctx;
   ctx.train_set = &train;
   ctx.epoch = 0;
@@ -146,7 +146,7 @@ TEST_CASE("the Trainer trains on the samples a method chooses", "[baselines][dee
   auto o = test::tiny_baseline("deepcluster_v1");
   o.train.epochs = 1;
   const auto train = load_split(o.data, Split::kTrain);
-  Recorder method(o, train.channels(), train.size());
+  Recorder method(MethodSetup::from(o, train.channels(), train.size()), o.deepcluster_v1);
   Trainer trainer(o, method, train, "");
   trainer.set_progress(false);
   trainer.fit();

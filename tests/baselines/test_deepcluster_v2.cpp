@@ -15,7 +15,7 @@ TEST_CASE("DeepCluster-v2 fills its bank, and its prototypes are the normalised 
   auto o = test::tiny_baseline("deepcluster_v2");
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(5);
-  DeepClusterV2Method method(o, train.channels(), train.size());
+  DeepClusterV2Method method(MethodSetup::from(o, train.channels(), train.size()), o.deepcluster);
   StepContext ctx;
   ctx.train_set = &train;
   ctx.global_batch = o.train.batch_size;
@@ -56,7 +56,7 @@ TEST_CASE("DeepCluster-v2 loss is the cross-entropy of every crop against its cl
   o.model.prototypes = {12};
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(6);
-  DeepClusterV2Method method(o, train.channels(), train.size());
+  DeepClusterV2Method method(MethodSetup::from(o, train.channels(), train.size()), o.deepcluster);
   StepContext ctx;
   ctx.train_set = &train;
   method.on_epoch_start(ctx);  // fills the bank itself when on_train_start did not run
@@ -84,7 +84,7 @@ TEST_CASE("SeLa-v2 labels are the argmax of Sinkhorn codes over the bank, protot
   auto o = test::tiny_baseline("sela_v2");
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(8);
-  SelaV2Method method(o, train.channels(), train.size());
+  SelaV2Method method(MethodSetup::from(o, train.channels(), train.size()), o.sela_v2);
   StepContext ctx;
   ctx.train_set = &train;
   method.on_epoch_start(ctx);

@@ -70,7 +70,7 @@ TEST_CASE("PCL key network follows the query by EMA; keys enter the queue FIFO",
   o.augment.crops = {{16, 2, 0.5, 1.0}};
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(4);
-  PclMethod method(o, train.channels(), train.size());
+  PclMethod method(MethodSetup::from(o, train.channels(), train.size()), o.pcl);
   StepContext ctx;
   ctx.train_set = &train;
   ctx.epoch = 0;  // warm-up (warmup_epochs = 1): InfoNCE only
@@ -111,7 +111,7 @@ TEST_CASE("PCL clusters the whole set after the warm-up and adds ProtoNCE", "[ba
   auto o = test::tiny_baseline("pcl");
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(5);
-  PclMethod method(o, train.channels(), train.size());
+  PclMethod method(MethodSetup::from(o, train.channels(), train.size()), o.pcl);
   StepContext ctx;
   ctx.train_set = &train;
   ctx.epoch = 1;  // warm-up over

@@ -70,7 +70,7 @@ TEST_CASE("SeLa starts from a random equipartition and relabels on schedule", "[
   o.model.prototypes = {12, 10};
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(3);
-  SelaMethod method(o, train.channels(), train.size());
+  SelaMethod method(MethodSetup::from(o, train.channels(), train.size()), o.sela);
   for (int64_t h = 0; h < 2; ++h)
     check_equipartition(method.labels()[h], train.size(), o.model.prototypes[h]);
   const auto initial = method.labels().clone();

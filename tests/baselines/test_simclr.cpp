@@ -34,7 +34,7 @@ TEST_CASE("SimCLR step equals NT-Xent of the network's projections", "[baselines
   o.augment.crops = {{16, 2, 0.5, 1.0}};
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(2);
-  SimclrMethod method(o, train.channels());
+  SimclrMethod method(MethodSetup::from(o, train.channels(), train.size()), o.simclr);
   auto batch = test::tiny_batches(o, train, 0, 1)[0];
   StepContext ctx;
   const double loss = method.step(batch, ctx).loss.item<double>();

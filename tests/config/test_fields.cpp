@@ -67,7 +67,8 @@ TEST_CASE("the hash-excluded keys are the ones documented as such", "[config][fi
   for (const auto& key : swav::hash_excluded_keys()) {
     // eval.transfer.cache_dir is documented as eval.transfer[].cache_dir
     const auto at = key.find("transfer.");
-    listed.insert(at == std::string::npos ? key : key.substr(0, at + 8) + "[]" + key.substr(at + 8));
+    listed.insert(at == std::string::npos ? key
+                                          : key.substr(0, at + 8) + "[]" + key.substr(at + 8));
   }
   CHECK(listed == excluded);
   CHECK(listed.count("train.threads"));
@@ -95,7 +96,6 @@ TEST_CASE("per-key rules name the element of an array", "[config][fields]") {
                     Contains("eval.semi_fractions[1] = 1.5: must be a share"));
   // A rule of a method's own section applies only when that method runs.
   CHECK_NOTHROW(swav::parse_experiment(kBase, "t.toml", {"pcl.momentum=1.5"}));
-  CHECK_THROWS_WITH(
-      swav::parse_experiment(kBase, "t.toml", {"pcl.momentum=1.5", "method=pcl"}),
-      Contains("pcl.momentum = 1.5: must be in [0, 1)"));
+  CHECK_THROWS_WITH(swav::parse_experiment(kBase, "t.toml", {"pcl.momentum=1.5", "method=pcl"}),
+                    Contains("pcl.momentum = 1.5: must be in [0, 1)"));
 }

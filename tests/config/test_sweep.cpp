@@ -6,7 +6,7 @@
 
 #include "config_test_util.h"
 #include "swav/config/config.h"
-#include "swav/train/runner.h"
+#include "swav/run/runner.h"
 
 using Catch::Contains;
 using swav::parse_plan;

@@ -14,6 +14,8 @@
 #include "helpers.h"
 #include "swav/config/config.h"
 #include "swav/data/multicrop.h"
+#include "swav/run/evaluation.h"
+#include "swav/run/registry.h"
 #include "swav/util/error.h"
 
 using namespace swav;

@@ -102,7 +102,7 @@ struct StepResult {
 StepResult one_step(const ExperimentOptions& options, const ImageSet& train, const Batch& batch,
                     torch::Device device, bool channels_last, bool bf16) {
   torch::manual_seed(0);
-  SwavMethod method(options, train.channels());
+  SwavMethod method(MethodSetup::from(options, train.channels(), train.size()), options.swav);
   method.module().to(device);
   if (channels_last) to_channels_last(method.module());
   StepContext ctx;

@@ -89,7 +89,7 @@ TEST_CASE("SwAV steps equal an independent PyTorch implementation", "[method][sw
     const ImageSet train = load_split(o.data, Split::kTrain);
     at::set_num_threads(1);
     torch::manual_seed(5);
-    SwavMethod method(o, train.channels());
+    SwavMethod method(MethodSetup::from(o, train.channels(), train.size()), o.swav);
     c10::Dict<std::string, at::Tensor> inputs;
     for (const auto& [name, t] : state(method.module())) inputs.insert("init/" + name, t);
 

@@ -6,9 +6,10 @@
 
 #include "helpers.h"
 #include "swav/config/config.h"
+#include "swav/report/run_report.h"
 #include "swav/store/store.h"
 #include "swav/train/collapse.h"
-#include "swav/train/runner.h"
+#include "swav/run/runner.h"
 
 using namespace swav;
 

@@ -21,7 +21,7 @@
 #include "helpers.h"
 #include "swav/config/config.h"
 #include "swav/store/store.h"
-#include "swav/train/runner.h"
+#include "swav/run/runner.h"
 #include "test_paths.h"
 
 using namespace swav;

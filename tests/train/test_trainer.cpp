@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 
 #include "helpers.h"
 #include "swav/data/image_set.h"
+#include "swav/run/registry.h"
 #include "swav/train/method.h"
 #include "swav/train/trainer.h"
 #include "swav/util/error.h"
@@ -118,5 +120,63 @@ TEST_CASE("a NaN loss fails the run with an error naming epoch and iteration", "
     FAIL("expected the NaN to stop training");
   } catch (const UserError& e) {
     CHECK_THAT(e.what(), Catch::Contains("iteration 9") && Catch::Contains("epoch 1"));
+  }
+}
+
+namespace {
+
+// A method that reports two extra scalars: one every step, one on odd iterations only.
+class LoggingMethod : public Method {
+ public:
+  LoggingMethod() {
+    net_ = std::make_shared<torch::nn::Module>();
+    weight_ = net_->register_parameter("w", torch::ones({3}));
+    backbone_ = make_backbone(test::tiny_experiment().model, 3);
+  }
+  std::string name() const override { return "logging"; }
+  torch::nn::Module& module() override { return *net_; }
+  std::shared_ptr<BackboneImpl> encoder() override { return backbone_; }
+  StepOutput step(const Batch&, StepContext& ctx) override {
+    StepOutput out{weight_.square().sum(), {}};
+    out.logs.emplace_back("iteration", torch::tensor(static_cast<double>(ctx.iteration)));
+    if (ctx.iteration % 2 == 1) out.logs.emplace_back("odd", torch::tensor(1.0 * ctx.iteration));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<torch::nn::Module> net_;
+  torch::Tensor weight_;
+  std::shared_ptr<BackboneImpl> backbone_;
+};
+
+}  // namespace
+
+TEST_CASE("a method's step logs are stored per epoch as the mean over the steps that gave them",
+          "[train]") {
+  auto options = test::tiny_experiment();
+  options.train.epochs = 2;
+  const auto data = load_split(options.data, Split::kTrain);
+  LoggingMethod method;
+  Trainer trainer(options, method, data, "");
+  trainer.set_progress(false);
+  const auto summary = trainer.fit();
+  REQUIRE(summary.epoch_metrics.size() == 2);
+  const int64_t ipe = data.size() / options.train.batch_size;
+  REQUIRE(ipe >= 2);
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::map<std::string, double> m(summary.epoch_metrics[epoch].begin(),
+                                    summary.epoch_metrics[epoch].end());
+    INFO("epoch " << epoch);
+    REQUIRE(m.count("iteration"));
+    REQUIRE(m.count("odd"));
+    // iterations epoch*ipe .. epoch*ipe + ipe - 1
+    double sum = 0, odd = 0;
+    int64_t odd_n = 0;
+    for (int64_t i = epoch * ipe; i < (epoch + 1) * ipe; ++i) {
+      sum += static_cast<double>(i);
+      if (i % 2 == 1) odd += static_cast<double>(i), ++odd_n;
+    }
+    CHECK(m["iteration"] == Approx(sum / static_cast<double>(ipe)));
+    CHECK(m["odd"] == Approx(odd / static_cast<double>(odd_n)));
   }
 }
