@@ -89,8 +89,7 @@ void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, i
   o.init = KMeansInit::kRandom;
   o.empty = KMeansEmpty::kFarthest;
   o.seed = data::hash_words({static_cast<uint64_t>(data::Stream::kClusterSampling),
-                             static_cast<uint64_t>(setup_.seed),
-                             static_cast<uint64_t>(epoch), 1});
+                             static_cast<uint64_t>(setup_.seed), static_cast<uint64_t>(epoch), 1});
   const auto result = kmeans(features, o);
   assignments_ = result.assignments.to(torch::kCPU);
   objective_ = result.objective.back();
@@ -114,8 +113,8 @@ void DeepClusterMethod::on_epoch_start(StepContext& ctx) {
 }
 
 std::vector<int64_t> DeepClusterMethod::epoch_samples(const StepContext& ctx) {
-  return deepcluster_samples(assignments_, num_clusters(),
-                             static_cast<uint64_t>(setup_.seed), ctx.epoch);
+  return deepcluster_samples(assignments_, num_clusters(), static_cast<uint64_t>(setup_.seed),
+                             ctx.epoch);
 }
 
 StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {

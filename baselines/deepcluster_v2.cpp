@@ -17,7 +17,8 @@ constexpr int64_t kIgnore = -100;  // target of a sample with no cluster yet
 
 DeepClusterV2Method::DeepClusterV2Method(const MethodSetup& setup,
                                          const DeepClusterOptions& options)
-    : DeepClusterV2Method(setup, {options.crops_for_assign, options.temperature, "deepcluster_v2"}) {
+    : DeepClusterV2Method(setup,
+                          {options.crops_for_assign, options.temperature, "deepcluster_v2"}) {
   kmeans_iterations_ = options.kmeans_iterations;
 }
 

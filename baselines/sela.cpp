@@ -109,15 +109,14 @@ SelaMethod::SelaMethod(const MethodSetup& setup, const SelaOptions& options)
 void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
   const auto heads = static_cast<int64_t>(setup_.model.prototypes.size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
-  for_each_batch(*network_, train.size(), setup_.pass_batch_size,
-                 [&](int64_t begin, int64_t rows) {
-                   auto x = normalize_images(train.images.narrow(0, begin, rows),
-                                             setup_.augment.mean, setup_.augment.std)
-                                .to(device);
-                   auto logits = network_->forward(x);
-                   for (int64_t h = 0; h < heads; ++h)
-                     probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
-                 });
+  for_each_batch(*network_, train.size(), setup_.pass_batch_size, [&](int64_t begin, int64_t rows) {
+    auto x = normalize_images(train.images.narrow(0, begin, rows), setup_.augment.mean,
+                              setup_.augment.std)
+                 .to(device);
+    auto logits = network_->forward(x);
+    for (int64_t h = 0; h < heads; ++h)
+      probs[h].push_back(torch::softmax(logits[h].to(torch::kFloat64), 1));
+  });
   torch::NoGradGuard no_grad;
   for (int64_t h = 0; h < heads; ++h) {
     labels_[h].copy_(
@@ -132,8 +131,7 @@ void SelaMethod::on_epoch_start(StepContext& ctx) {
   }
   used_ = torch::zeros({setup_.model.prototypes[0]},
                        torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
-  const auto epochs =
-      sela_label_epochs(setup_.epochs, options_.label_steps, options_.schedule);
+  const auto epochs = sela_label_epochs(setup_.epochs, options_.label_steps, options_.schedule);
   if (!std::binary_search(epochs.begin(), epochs.end(), ctx.epoch)) return;
   if (ctx.train_set == nullptr) fail("method 'sela': no training set to label");
   relabel(*ctx.train_set, ctx.device);

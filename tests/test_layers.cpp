@@ -35,8 +35,7 @@ std::string folder_of(const std::string& path) {
 
 TEST_CASE("no source file includes a folder of its own or a higher layer", "[layers]") {
   const std::regex include_line(R"re(^\s*#\s*include\s+"([^"]+)")re");
-      size_t files = 0,
-             includes = 0;
+  size_t files = 0, includes = 0;
   std::set<std::string> violations;
   for (const auto& [folder, layer] : kLayers) {
     const fs::path dir = fs::path(SWAV_SOURCE_DIR) / folder;

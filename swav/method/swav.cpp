@@ -23,12 +23,15 @@ SwavMethod::SwavMethod(const MethodSetup& setup, const SwavOptions& options)
   collapse_reference_.assigned_crops = static_cast<int64_t>(options_.crops_for_assign.size());
 }
 
-CollapseReference SwavMethod::collapse_reference() const { return collapse_reference_; }
+CollapseReference SwavMethod::collapse_reference() const {
+  return collapse_reference_;
+}
 
 void SwavMethod::on_epoch_start(StepContext& ctx) {
   used_prototypes_ = torch::zeros({network_->prototypes->weight(0).size(0)},
                                   torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
-  code_entropy_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(ctx.device));
+  code_entropy_ =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(ctx.device));
   codes_seen_ = 0;
   if (options_.queue_length > 0 && ctx.epoch >= options_.epoch_queue_starts && !queue_.defined()) {
     // The queue holds whole global batches: its length is rounded down to a multiple of them.

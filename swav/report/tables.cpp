@@ -303,8 +303,7 @@ std::vector<RunData> load_runs(const Store& store, const std::string& experiment
       if (m.name == "seconds") data.epoch_seconds.push_back(m.value);
       if (m.name == "collapse" && m.value > 0) {
         data.collapse |= static_cast<int>(m.value);
-        if (data.collapse_epoch < 0 || m.epoch < data.collapse_epoch)
-          data.collapse_epoch = m.epoch;
+        if (data.collapse_epoch < 0 || m.epoch < data.collapse_epoch) data.collapse_epoch = m.epoch;
       }
       if (m.name == "prototype_usage" && m.epoch >= usage_epoch) {
         usage_epoch = m.epoch;

@@ -57,11 +57,11 @@ struct Stat {
 Stat summarize(const std::vector<double>& values);
 
 struct Row {
-  std::vector<std::string> labels;    // one per row key, display form
-  std::vector<std::string> settings;  // one per setting key, display form
-  std::vector<int64_t> run_ids;       // the runs (seeds) pooled in this row, ascending
+  std::vector<std::string> labels;     // one per row key, display form
+  std::vector<std::string> settings;   // one per setting key, display form
+  std::vector<int64_t> run_ids;        // the runs (seeds) pooled in this row, ascending
   std::vector<std::string> collapses;  // "run N: <what>, from epoch E" for each flagged run
-  std::vector<Stat> cells;            // one per column
+  std::vector<Stat> cells;             // one per column
 };
 
 struct Table {

@@ -16,7 +16,8 @@ namespace swav {
 namespace {
 
 // Each factory hands a method its own options table and the shared setup, nothing else.
-using Factory = std::function<std::unique_ptr<Method>(const ExperimentOptions&, const MethodSetup&)>;
+using Factory =
+    std::function<std::unique_ptr<Method>(const ExperimentOptions&, const MethodSetup&)>;
 
 template <class M, class Options>
 Factory factory(Options ExperimentOptions::*table) {

@@ -22,15 +22,15 @@ namespace swav {
 /// network's shape, the training split's size and the few run settings methods read. A method
 /// sees nothing else of the experiment.
 struct MethodSetup {
-  ModelOptions model;         // backbone, projection head, prototype heads
-  AugmentOptions augment;     // how views are made and normalised (DeepCluster-v2 fills its bank
-                              // with views; whole-image passes normalise with augment.mean/std)
-  int64_t in_channels = 3;    // image channels
-  int64_t dataset_size = 0;   // images in the training split
-  int64_t seed = 0;           // train.seed: cluster, label and bank draws
-  int64_t epochs = 0;         // train.epochs (SeLa spreads its label steps over them)
-  int64_t batch_size = 0;     // train.batch_size per process (queues hold whole batches)
-  double weight_decay = 0;    // optim.weight_decay (DeepCluster's classifier)
+  ModelOptions model;        // backbone, projection head, prototype heads
+  AugmentOptions augment;    // how views are made and normalised (DeepCluster-v2 fills its bank
+                             // with views; whole-image passes normalise with augment.mean/std)
+  int64_t in_channels = 3;   // image channels
+  int64_t dataset_size = 0;  // images in the training split
+  int64_t seed = 0;          // train.seed: cluster, label and bank draws
+  int64_t epochs = 0;        // train.epochs (SeLa spreads its label steps over them)
+  int64_t batch_size = 0;    // train.batch_size per process (queues hold whole batches)
+  double weight_decay = 0;   // optim.weight_decay (DeepCluster's classifier)
   int64_t pass_batch_size = 256;  // eval.batch_size: batches of the passes over the whole split
 
   static MethodSetup from(const ExperimentOptions& options, int64_t in_channels,

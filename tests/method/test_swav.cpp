@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "helpers.h"
+#include "swav/core/sinkhorn.h"
 #include "swav/data/image_set.h"
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
-#include "swav/core/sinkhorn.h"
 #include "swav/method/swav.h"
 #include "swav/optim/larc.h"
 
@@ -41,7 +41,8 @@ TEST_CASE("SwAV queue is a FIFO of past embeddings, used only once full", "[meth
   Fixture f;
   f.options.swav.queue_length = 2 * f.options.train.batch_size + 5;  // rounded down to 2 batches
   torch::manual_seed(0);
-  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()), f.options.swav);
+  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()),
+                    f.options.swav);
   auto ctx = context(f.options.train.batch_size);
   method.on_epoch_start(ctx);
   REQUIRE(method.queue().defined());
@@ -68,7 +69,8 @@ TEST_CASE("SwAV queue starts at epoch_queue_starts", "[method][swav]") {
   Fixture f;
   f.options.swav.queue_length = 32;
   f.options.swav.epoch_queue_starts = 2;
-  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()), f.options.swav);
+  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()),
+                    f.options.swav);
   auto ctx = context(f.options.train.batch_size);
   ctx.epoch = 1;
   method.on_epoch_start(ctx);
@@ -82,7 +84,8 @@ TEST_CASE("SwAV prototypes stay unchanged while frozen and change after", "[meth
   Fixture f;
   f.options.swav.freeze_prototypes_niters = 2;
   torch::manual_seed(3);
-  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()), f.options.swav);
+  SwavMethod method(MethodSetup::from(f.options, f.train.channels(), f.train.size()),
+                    f.options.swav);
   method.network()->prototypes->normalize();
   LarcSgd optimizer(method.parameters(), f.options.optim);
   optimizer.set_lr(0.5);
@@ -116,7 +119,8 @@ TEST_CASE("SwAV averages the loss over prototype heads", "[method][swav]") {
   auto batch = f.batches(0, 1)[0];
   auto ctx = context(f.options.train.batch_size);
   torch::manual_seed(4);
-  SwavMethod single(MethodSetup::from(f.options, f.train.channels(), f.train.size()), f.options.swav);
+  SwavMethod single(MethodSetup::from(f.options, f.train.channels(), f.train.size()),
+                    f.options.swav);
   f.options.model.prototypes = {12, 12};
   torch::manual_seed(4);  // same draws: backbone, head and first prototype head are identical
   SwavMethod twin(MethodSetup::from(f.options, f.train.channels(), f.train.size()), f.options.swav);

@@ -64,12 +64,12 @@ TEST_CASE("clustering methods refuse more clusters than training images, naming 
   for (const std::string name : {"deepcluster_v1", "deepcluster_v2", "sela", "sela_v2"}) {
     INFO(name);
     options.method = name;
-    options.model.prototypes = name == "deepcluster_v1" ? std::vector<int64_t>{500}
-                                                        : std::vector<int64_t>{5, 500};
+    options.model.prototypes =
+        name == "deepcluster_v1" ? std::vector<int64_t>{500} : std::vector<int64_t>{5, 500};
     const std::string key = name == "deepcluster_v1" ? "model.prototypes:" : "model.prototypes[1]:";
-    CHECK_THROWS_WITH(swav::make_method(options, 3, 200),
-                      Catch::Contains(key + " 500 clusters asked for") &&
-                          Catch::Contains("only 200 images"));
+    CHECK_THROWS_WITH(
+        swav::make_method(options, 3, 200),
+        Catch::Contains(key + " 500 clusters asked for") && Catch::Contains("only 200 images"));
     options.model.prototypes = {200};  // as many clusters as images is allowed
     CHECK_NOTHROW(swav::make_method(options, 3, 200));
   }

@@ -7,9 +7,9 @@
 #include "helpers.h"
 #include "swav/config/config.h"
 #include "swav/report/run_report.h"
+#include "swav/run/runner.h"
 #include "swav/store/store.h"
 #include "swav/train/collapse.h"
-#include "swav/run/runner.h"
 
 using namespace swav;
 
@@ -118,8 +118,8 @@ TEST_CASE("remedies name the settings that apply, with their values", "[collapse
   // Sharp codes: epsilon is not the suspect; a queue is, and no blur is mentioned without one.
   options.swav.queue_length = 3840;
   options.augment.blur_prob = 0;
-  const auto sharp = CollapseWatch(reference_k100(), options, 36)
-                         .judge(4, {{"loss", 4.6}, {"code_entropy", 0.4}});
+  const auto sharp =
+      CollapseWatch(reference_k100(), options, 36).judge(4, {{"loss", 4.6}, {"code_entropy", 0.4}});
   REQUIRE(sharp.size() == 1);
   CHECK_FALSE(mentions(sharp[0].remedies, "swav.epsilon"));
   CHECK_FALSE(mentions(sharp[0].remedies, "blur"));

@@ -9,8 +9,8 @@
 #include "helpers.h"
 #include "swav/config/config.h"
 #include "swav/report/run_report.h"
-#include "swav/store/store.h"
 #include "swav/run/runner.h"
+#include "swav/store/store.h"
 #include "test_paths.h"
 
 using namespace swav;
