@@ -1,21 +1,13 @@
-// Experiment files: TOML text -> toml::table -> overrides applied to the table -> ExperimentOptions
-// -> validate. Composition (`defaults = [...]`) and sweeps will merge tables before the conversion,
-// so everything after parsing works on a table and remembers where each value came from.
+// One experiment table -> ExperimentOptions and back: the readers, the canonical writer (the config
+// hash), the schema of known keys and the key documentation, all walking the field lists of
+// fields.h; command-line overrides set keys of a table. Composition (compose.cpp) and the sweep
+// expansion (sweep.cpp) build the tables this file reads.
 #include "swav/config/config.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <fnmatch.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <set>
-#include <sstream>
+#include <map>
 #include <stdexcept>
 #include <type_traits>
 
@@ -80,49 +72,6 @@ class Reader {
   TableReader table_;
 };
 
-// --- text -> table, overrides ---------------------------------------------------------------
-
-std::string trim(std::string_view s) {
-  const char* space = " \t\r\n";
-  auto begin = s.find_first_not_of(space);
-  if (begin == std::string_view::npos) return "";
-  return std::string(s.substr(begin, s.find_last_not_of(space) - begin + 1));
-}
-
-/// Sets one key of `root` from "a.b.c=<TOML value>", creating sections as needed.
-void apply_override(toml::table& root, const std::string& text, ReadContext& ctx) {
-  const std::string origin = fmt::format("override `{}`", text);
-  const auto eq = text.find('=');
-  if (eq == std::string::npos) {
-    fail("{}: expected key=value, e.g. swav.epsilon=0.03 or data.root=\"/data\"", origin);
-  }
-  const std::string key = trim(std::string_view(text).substr(0, eq));
-  const std::string value_text = trim(std::string_view(text).substr(eq + 1));
-  if (key.empty()) fail("{}: the key before '=' is empty", origin);
-  const KeyInfo* info = config_detail::find_key(key);
-  if (!info) config_detail::unknown_key_error(origin, key);
-  if (value_text.empty())
-    fail("{}: no value after '=' (write {}=\"\" for an empty string)", origin, key);
-
-  toml::table parsed;
-  const bool literal_string =
-      info->type == KeyType::kString && value_text.front() != '"' && value_text.front() != '\'';
-  if (literal_string) {
-    // Convenience for paths and names: an unquoted value of a string key is taken as written.
-    parsed.insert("value", value_text);
-  } else {
-    try {
-      const std::string document = "value = " + value_text;
-      parsed = toml::parse(std::string_view(document), std::string_view(origin));
-    } catch (const toml::parse_error& e) {
-      fail("{}: not a TOML value for {} (expected {}): {}", origin, key,
-           config_detail::expected_text(info->type), e.description());
-    }
-    if (parsed.size() != 1) fail("{}: the value must be a single TOML value", origin);
-  }
-  config_detail::set_value(root, key, *parsed.get("value"), origin, ctx);
-}
-
 // --- options -> canonical TOML ---------------------------------------------------------------
 
 std::string value_text(const std::string& v) {
@@ -162,6 +111,42 @@ class InlineWriter {
   std::string out_;
 };
 
+/// The declared defaults of the keys tagged HashedUnlessDefault, by dotted path ("optim.larc"),
+/// walked over default-constructed options.
+class DefaultTexts {
+ public:
+  std::map<std::string, std::string> texts;
+
+  template <class T, class... Rules>
+  void key(std::string_view name, const T& value, const char*, const Rules&...) {
+    if constexpr (has_tag<config_detail::HashedUnlessDefault, Rules...>())
+      texts[path(name)] = value_text(value);
+  }
+  template <class S>
+  void section(std::string_view name, const S& options, const char*) {
+    nested(name, options);
+  }
+  template <class S>
+  void inline_tables(std::string_view, const std::vector<S>&, const char*) {}
+  template <class S>
+  void table_sections(std::string_view name, const std::vector<S>&, const char*) {
+    nested(name, S{});
+  }
+
+ private:
+  std::string path(std::string_view name) const {
+    return prefix_.empty() ? std::string(name) : prefix_ + "." + std::string(name);
+  }
+  template <class S>
+  void nested(std::string_view name, const S& options) {
+    DefaultTexts sub;
+    sub.prefix_ = path(name);
+    describe(sub, options);
+    texts.insert(sub.texts.begin(), sub.texts.end());
+  }
+  std::string prefix_;
+};
+
 /// The whole config as TOML, in the order of the field lists. With `hashed`, keys tagged
 /// NotHashed, sections of methods other than the one that runs (but [swav]), and keys tagged
 /// HashedUnlessDefault that hold their default are left out: the text config_hash hashes.
@@ -173,7 +158,7 @@ class Writer {
   void key(std::string_view name, const T& value, const char*, const Rules&...) {
     if (hashed_ && has_tag<config_detail::NotHashed, Rules...>()) return;
     if constexpr (has_tag<config_detail::HashedUnlessDefault, Rules...>()) {
-      if (hashed_ && value == T{}) return;
+      if (hashed_ && value_text(value) == declared_default(name)) return;
     }
     if (sections_closed_) {
       throw std::logic_error(fmt::format(
@@ -231,6 +216,23 @@ class Writer {
     return true;
   }
 
+  /// The declared default (the member's initialiser) of a HashedUnlessDefault key of the
+  /// current section, as value_text writes it.
+  std::string declared_default(std::string_view name) const {
+    static const std::map<std::string, std::string> defaults = [] {
+      DefaultTexts collect;
+      const ExperimentOptions options;
+      describe(collect, options);
+      return collect.texts;
+    }();
+    const std::string path =
+        section_.empty() ? std::string(name) : section_ + "." + std::string(name);
+    auto it = defaults.find(path);
+    if (it == defaults.end())
+      throw std::logic_error(fmt::format("config.cpp: no declared default for {}", path));
+    return it->second;
+  }
+
   bool hashed_;
   std::string method_;
   std::string section_;
@@ -285,6 +287,46 @@ class NotHashedKeys {
 }  // namespace
 
 namespace config_detail {
+
+std::string trim(std::string_view s) {
+  const char* space = " \t\r\n";
+  auto begin = s.find_first_not_of(space);
+  if (begin == std::string_view::npos) return "";
+  return std::string(s.substr(begin, s.find_last_not_of(space) - begin + 1));
+}
+
+void apply_override(toml::table& root, const std::string& text, ReadContext& ctx) {
+  const std::string origin = fmt::format("override `{}`", text);
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) {
+    fail("{}: expected key=value, e.g. swav.epsilon=0.03 or data.root=\"/data\"", origin);
+  }
+  const std::string key = trim(std::string_view(text).substr(0, eq));
+  const std::string value_text = trim(std::string_view(text).substr(eq + 1));
+  if (key.empty()) fail("{}: the key before '=' is empty", origin);
+  const KeyInfo* info = config_detail::find_key(key);
+  if (!info) config_detail::unknown_key_error(origin, key);
+  if (value_text.empty())
+    fail("{}: no value after '=' (write {}=\"\" for an empty string)", origin, key);
+
+  toml::table parsed;
+  const bool literal_string =
+      info->type == KeyType::kString && value_text.front() != '"' && value_text.front() != '\'';
+  if (literal_string) {
+    // Convenience for paths and names: an unquoted value of a string key is taken as written.
+    parsed.insert("value", value_text);
+  } else {
+    try {
+      const std::string document = "value = " + value_text;
+      parsed = toml::parse(std::string_view(document), std::string_view(origin));
+    } catch (const toml::parse_error& e) {
+      fail("{}: not a TOML value for {} (expected {}): {}", origin, key,
+           config_detail::expected_text(info->type), e.description());
+    }
+    if (parsed.size() != 1) fail("{}: the value must be a single TOML value", origin);
+  }
+  config_detail::set_value(root, key, *parsed.get("value"), origin, ctx);
+}
 
 ExperimentOptions read_options(const toml::table* root, const ReadContext& ctx) {
   ExperimentOptions o;
@@ -349,254 +391,6 @@ void set_value(toml::table& root, const std::string& key, const toml::node& valu
 }
 
 }  // namespace config_detail
-
-namespace {
-
-/// A label of a sweep value for trial names: numbers and booleans as TOML writes them, strings
-/// unquoted, arrays as [a,b], crop groups as "2x28+4x14" (count x size).
-std::string value_label(const toml::node& node) {
-  if (const toml::array* array = node.as_array()) {
-    bool crops = !array->empty();
-    for (const auto& item : *array) {
-      const toml::table* t = item.as_table();
-      crops = crops && t && t->get("size") && t->get("count");
-    }
-    std::vector<std::string> parts;
-    for (const auto& item : *array) {
-      if (crops) {
-        const toml::table& t = *item.as_table();
-        parts.push_back(config_detail::node_text(*t.get("count")) + "x" +
-                        config_detail::node_text(*t.get("size")));
-      } else {
-        parts.push_back(value_label(item));
-      }
-    }
-    return crops ? fmt::format("{}", fmt::join(parts, "+"))
-                 : fmt::format("[{}]", fmt::join(parts, ","));
-  }
-  if (const toml::table* table = node.as_table()) {
-    std::vector<std::string> parts;
-    for (const auto& [k, v] : *table) parts.push_back(std::string(k.str()) + "=" + value_label(v));
-    return fmt::format("{{{}}}", fmt::join(parts, ","));
-  }
-  if (node.is_string()) return node.as_string()->get();
-  if (node.is_floating_point()) return config_detail::toml_float(node.as_floating_point()->get());
-  return config_detail::node_text(node);
-}
-
-std::string folder_name(const std::string& trial_name) {
-  std::string out;
-  for (unsigned char c : trial_name) {
-    const bool keep =
-        std::isalnum(c) || c == '.' || c == '_' || c == '=' || c == ',' || c == '+' || c == '-';
-    out += keep ? static_cast<char>(c) : '_';
-  }
-  if (out.empty() || out == "." || out == "..") out = "_" + out;
-  return out;
-}
-
-struct Axis {
-  std::string key;
-  std::string origin;  // file:line of the list
-  std::vector<const toml::node*> values;
-};
-
-/// The axes of a [sweep] table (nested tables are dotted keys) and its mode.
-void collect_axes(const toml::table& table, const std::string& prefix, ReadContext& ctx,
-                  std::vector<Axis>& axes, std::string& mode) {
-  for (const auto& [k, v] : table) {
-    const std::string name(k.str());
-    const std::string key = prefix.empty() ? name : prefix + "." + name;
-    const std::string path = "sweep." + key;
-    const std::string origin = config_detail::where(ctx, path, &v);
-    if (prefix.empty() && name == "mode") {
-      if (!v.is_string() || (v.as_string()->get() != "grid" && v.as_string()->get() != "zip")) {
-        fail(
-            "{}: sweep.mode = {}: must be \"grid\" (every combination) or \"zip\" (the i-th "
-            "values together)",
-            origin, config_detail::node_text(v));
-      }
-      mode = v.as_string()->get();
-      continue;
-    }
-    if (v.is_table() && !config_detail::find_key(key)) {
-      collect_axes(*v.as_table(), key, ctx, axes, mode);
-      continue;
-    }
-    if (!config_detail::find_key(key)) config_detail::unknown_key_error(origin + ": sweep", key);
-    const toml::array* list = v.as_array();
-    if (!list) {
-      fail("{}: sweep.{}: expected a list of values to try (e.g. [0.03, 0.05]), got {} {}", origin,
-           key, config_detail::node_type_name(v), config_detail::node_text(v));
-    }
-    if (list->empty()) fail("{}: sweep.{}: the list of values is empty", origin, key);
-    for (const auto& axis : axes) {
-      if (axis.key == key) fail("{}: sweep.{}: swept twice (also at {})", origin, key, axis.origin);
-    }
-    Axis axis{key, origin, {}};
-    for (const auto& item : *list) axis.values.push_back(&item);
-    axes.push_back(std::move(axis));
-  }
-}
-
-ExperimentOptions resolve(const toml::table& root, ReadContext& ctx) {
-  ExperimentOptions options = read_options(&root, ctx);
-  config_detail::validate_options(options, [&](const std::string& path) {
-    const toml::node* node = toml::at_path(root, path).node();
-    std::string location = config_detail::where(ctx, path, node);
-    return node || location != ctx.source ? location : location + " (default value)";
-  });
-  return options;
-}
-
-ExperimentPlan expand(toml::table root, ReadContext ctx,
-                      const std::vector<std::string>& overrides) {
-  ExperimentPlan plan;
-  plan.source = ctx.source;
-  ctx.schema = &schema();
-
-  std::vector<Axis> axes;
-  std::string mode = "grid";
-  toml::table sweep;
-  if (toml::node* node = root.get("sweep")) {
-    const std::string origin = config_detail::where(ctx, "sweep", node);
-    if (!node->is_table())
-      fail("{}: sweep: expected a table of dotted keys to lists of values", origin);
-    sweep = *node->as_table();
-    collect_axes(sweep, "", ctx, axes, mode);
-    root.erase("sweep");
-    if (axes.empty()) fail("{}: [sweep] names no key to sweep", origin);
-  }
-  std::sort(axes.begin(), axes.end(), [](const Axis& a, const Axis& b) { return a.key < b.key; });
-  if (!axes.empty()) {
-    plan.mode = mode;
-    for (const auto& a : axes) plan.axes.push_back(a.key);
-  }
-  for (const auto& o : overrides) {
-    const std::string key = trim(std::string_view(o).substr(0, o.find('=')));
-    for (const auto& a : axes) {
-      if (a.key == key) {
-        fail("override `{}`: {} is swept ({}); drop the override or the sweep axis", o, key,
-             a.origin);
-      }
-    }
-  }
-
-  // The value index of every axis for each trial.
-  std::vector<std::vector<size_t>> points;
-  if (axes.empty()) {
-    points.push_back({});
-  } else if (mode == "zip") {
-    for (const auto& a : axes) {
-      if (a.values.size() != axes[0].values.size()) {
-        fail("{}: sweep.mode = \"zip\" needs lists of equal length: {} has {} values, {} has {}",
-             a.origin, axes[0].key, axes[0].values.size(), a.key, a.values.size());
-      }
-    }
-    for (size_t i = 0; i < axes[0].values.size(); ++i) points.emplace_back(axes.size(), i);
-  } else {
-    std::vector<size_t> index(axes.size(), 0);
-    for (;;) {
-      points.push_back(index);
-      size_t d = axes.size();
-      while (d > 0 && ++index[d - 1] == axes[d - 1].values.size()) index[--d] = 0;
-      if (d == 0) break;
-    }
-  }
-
-  std::map<std::string, std::string> folders, hashes;
-  for (const auto& point : points) {
-    Trial trial;
-    toml::table table = root;
-    ReadContext trial_ctx = ctx;
-    std::vector<std::string> parts;
-    for (size_t a = 0; a < axes.size(); ++a) {
-      const toml::node& value = *axes[a].values[point[a]];
-      const std::string label = value_label(value);
-      trial.values.emplace_back(axes[a].key, label);
-      parts.push_back(axes[a].key + "=" + label);
-      const std::string origin = fmt::format("sweep value {}={} ({})", axes[a].key,
-                                             config_detail::node_text(value), axes[a].origin);
-      config_detail::set_value(table, axes[a].key, value, origin, trial_ctx);
-    }
-    trial.name = axes.empty() ? "main" : fmt::format("{}", fmt::join(parts, ","));
-    for (const auto& o : overrides) apply_override(table, o, trial_ctx);
-    try {
-      trial.options = resolve(table, trial_ctx);
-    } catch (const UserError& e) {
-      if (axes.empty()) throw;  // no sweep: the file itself is wrong
-      trial.error = e.what();
-      std::ostringstream text;
-      text << table;
-      trial.config_text = text.str();
-      trial.folder = folder_name(trial.name);
-      plan.trials.push_back(std::move(trial));
-      continue;
-    }
-    trial.hash = config_hash(trial.options);
-    if (auto it = hashes.find(trial.hash); it != hashes.end()) {
-      fail(
-          "{}: trials '{}' and '{}' resolve to the same config (hash {}); a swept key that does "
-          "not change results ({}) or a repeated value?",
-          ctx.source, it->second, trial.name, trial.hash, fmt::join(hash_excluded_keys(), ", "));
-    }
-    hashes[trial.hash] = trial.name;
-    std::string folder = folder_name(trial.name);
-    if (folder.size() > 120) folder = folder.substr(0, 100) + "-" + trial.hash.substr(0, 8);
-    if (folders.count(folder)) folder += "-" + trial.hash.substr(0, 8);
-    folders[folder] = trial.name;
-    trial.folder = folder;
-    plan.trials.push_back(std::move(trial));
-  }
-  return plan;
-}
-
-}  // namespace
-
-ExperimentPlan parse_plan(const std::string& toml_text, const std::string& source_name,
-                          const std::vector<std::string>& overrides) {
-  ReadContext ctx;
-  ctx.source = source_name;
-  toml::table root = config_detail::compose_text(toml_text, source_name, ctx);
-  return expand(std::move(root), std::move(ctx), overrides);
-}
-
-ExperimentPlan load_plan(const std::string& path, const std::vector<std::string>& overrides) {
-  ReadContext ctx;
-  ctx.source = path;
-  toml::table root = config_detail::compose_file(path, ctx);
-  return expand(std::move(root), std::move(ctx), overrides);
-}
-
-namespace {
-
-ExperimentOptions single(const ExperimentPlan& plan) {
-  if (plan.trials.size() != 1 || !plan.mode.empty()) {
-    fail(
-        "{}: has a [sweep] of {} trials; this reads one experiment (run it with run_experiment, "
-        "which runs every trial, or read it with load_plan)",
-        plan.source, plan.trials.size());
-  }
-  return plan.trials.front().options;
-}
-
-}  // namespace
-
-ExperimentOptions parse_experiment(const std::string& toml_text, const std::string& source_name,
-                                   const std::vector<std::string>& overrides) {
-  return single(parse_plan(toml_text, source_name, overrides));
-}
-
-ExperimentOptions load_experiment(const std::string& path,
-                                  const std::vector<std::string>& overrides) {
-  return single(load_plan(path, overrides));
-}
-
-bool trial_matches(const std::string& trial_name, const std::string& pattern) {
-  if (pattern.find_first_of("*?[") != std::string::npos)
-    return ::fnmatch(pattern.c_str(), trial_name.c_str(), 0) == 0;
-  return trial_name.find(pattern) != std::string::npos;
-}
 
 std::string peek_db(const std::string& path, const std::vector<std::string>& overrides) {
   for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {

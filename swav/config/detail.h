@@ -131,6 +131,14 @@ toml::table compose_file(const std::string& path, ReadContext& ctx);
 /// The same for text already read, as if from the file `source_name` (defaults relative to it).
 toml::table compose_text(const std::string& text, const std::string& source_name, ReadContext& ctx);
 
+/// `s` without leading and trailing white space.
+std::string trim(std::string_view s);
+
+/// Sets one key of `root` from a command-line override "a.b.c=<TOML value>" (an unquoted value of
+/// a string key is taken as written), creating sections as needed; a malformed override, an
+/// unknown key or a value of the wrong type is a UserError naming the override.
+void apply_override(toml::table& root, const std::string& text, ReadContext& ctx);
+
 /// Compact TOML of a node for names and messages ("0.03", "[2,6]", "\"x\"").
 std::string compact_text(const toml::node& node);
 

@@ -50,8 +50,9 @@ struct Satisfies {  // anything else: `ok(value)` must hold; `rule` is the messa
 // --- how a key enters the config hash ------------------------------------------------------------
 // By default every key is hashed. These tags, given with the rules, change that.
 struct NotHashed {};            // says where things go or how fast they run, never what is learned
-struct HashedUnlessDefault {};  // added after runs were stored: left out while it has its default,
-                                // so the hashes of those runs stay the same
+struct HashedUnlessDefault {};  // added after runs were stored: left out while it holds its
+                                // declared default (the member's initialiser), so the hashes of
+                                // those runs stay the same
 
 // --- methods and their option tables -------------------------------------------------------------
 

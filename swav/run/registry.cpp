@@ -41,7 +41,7 @@ const std::map<std::string, Factory>& registry() {
 
 }  // namespace
 
-std::vector<std::string> method_names() {
+std::vector<std::string> registered_methods() {
   std::vector<std::string> names;
   for (const auto& [name, make] : registry()) names.push_back(name);
   return names;
@@ -52,7 +52,7 @@ std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in
   auto it = registry().find(options.method);
   if (it == registry().end()) {
     fail("method: unknown method '{}' (known: {})", options.method,
-         fmt::join(method_names(), ", "));
+         fmt::join(registered_methods(), ", "));
   }
   return it->second(options, MethodSetup::from(options, in_channels, dataset_size));
 }

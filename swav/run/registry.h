@@ -19,6 +19,6 @@ std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in
                                     int64_t dataset_size);
 
 /// The names make_method accepts, sorted.
-std::vector<std::string> method_names();
+std::vector<std::string> registered_methods();
 
 }  // namespace swav

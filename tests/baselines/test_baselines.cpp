@@ -55,7 +55,7 @@ TEST_CASE("every baseline builds from its default config", "[baselines]") {
     CHECK(method->encoder() != nullptr);
     CHECK_FALSE(method->parameters().empty());
   }
-  CHECK(method_names().size() == 7);
+  CHECK(registered_methods().size() == 7);
 }
 
 TEST_CASE("every baseline's loss falls on synthetic data", "[baselines][slow]") {

@@ -75,6 +75,20 @@ TEST_CASE("the hash-excluded keys are the ones documented as such", "[config][fi
   CHECK_FALSE(listed.count("swav.epsilon"));
 }
 
+TEST_CASE("a key hashed unless default enters the hash only away from its declared default",
+          "[config][fields][hash]") {
+  // optim.exclude_bias_bn was added after runs were stored (see fields.h's HashedUnlessDefault).
+  const auto plain = swav::parse_experiment(kBase, "base.toml");
+  const auto off = swav::parse_experiment(kBase, "base.toml", {"optim.exclude_bias_bn=false"});
+  const auto on = swav::parse_experiment(kBase, "base.toml", {"optim.exclude_bias_bn=true"});
+  CHECK_THAT(swav::hashed_toml(plain), !Contains("exclude_bias_bn"));
+  CHECK(swav::config_hash(off) == swav::config_hash(plain));
+  CHECK_THAT(swav::hashed_toml(on), Contains("exclude_bias_bn = true"));
+  CHECK(swav::config_hash(on) != swav::config_hash(plain));
+  // The full form (what a run stores) always carries it.
+  CHECK_THAT(swav::to_toml(plain), Contains("exclude_bias_bn = false"));
+}
+
 TEST_CASE("an unknown key inside [[eval.transfer]] is an error, not ignored", "[config][fields]") {
   const std::string text = std::string(kBase) + R"(
 [[eval.transfer]]

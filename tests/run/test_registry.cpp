@@ -27,7 +27,7 @@ TEST_CASE("the registry, the config's method list and the docs name the same met
           "[run][registry]") {
   auto config_names = swav::known_methods();
   std::sort(config_names.begin(), config_names.end());
-  CHECK(swav::method_names() == config_names);
+  CHECK(swav::registered_methods() == config_names);
 
   const std::string baselines = read(std::string(SWAV_SOURCE_DIR) + "/docs/BASELINES.md");
   const std::string readme = read(std::string(SWAV_SOURCE_DIR) + "/README.md");
