@@ -23,7 +23,7 @@
 #pragma once
 #include <vector>
 
-#include "baselines/embedding.h"
+#include "swav/models/embedding_net.h"
 #include "swav/train/method.h"
 
 namespace swav {

@@ -5,8 +5,8 @@
 #include <numeric>
 
 #include "baselines/clustering.h"
-#include "baselines/embedding.h"
 #include "swav/data/multicrop.h"
+#include "swav/models/embedding_net.h"
 #include "swav/models/inference.h"
 #include "swav/util/error.h"
 

@@ -9,7 +9,7 @@
 // trainer's LARC-SGD; set optim.exclude_bias_bn = true for SimCLR's LARS, which leaves BN and bias
 // parameters out of the adaptation and the weight decay (experiments/baselines*.toml do).
 #pragma once
-#include "baselines/embedding.h"
+#include "swav/models/embedding_net.h"
 #include "swav/train/method.h"
 
 namespace swav {

@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "swav/config/options.h"
-#include "swav/models/backbone.h"
+#include "swav/models/embedding_net.h"
 #include "swav/models/heads.h"
 
 namespace swav {
 
-/// Backbone -> projection head -> L2 normalise -> prototypes. Crops of equal resolution go through
-/// the backbone together; the pooled features of all crops are concatenated so the head (and its
-/// BN) runs once over all crops.
-class SwavNetworkImpl : public torch::nn::Module {
+/// EmbeddingNet (backbone -> projection head -> L2 normalise, once over all crops) -> prototypes.
+/// The submodules are registered as "backbone", "head" and "prototypes", in that order (checkpoint
+/// and parameter order).
+class SwavNetworkImpl : public EmbeddingNetImpl {
  public:
   SwavNetworkImpl(const ModelOptions& options, int64_t in_channels);
 
@@ -26,8 +26,6 @@ class SwavNetworkImpl : public torch::nn::Module {
   std::pair<torch::Tensor, std::vector<torch::Tensor>> forward(
       const std::vector<torch::Tensor>& crops);
 
-  std::shared_ptr<BackboneImpl> backbone;
-  ProjectionHead head{nullptr};
   Prototypes prototypes{nullptr};
 };
 TORCH_MODULE(SwavNetwork);

@@ -1,5 +1,5 @@
-// The network every baseline shares with SwAV minus the prototypes: backbone -> projection head ->
-// L2 normalise, run once over all crops.
+// Backbone -> projection head -> L2 normalise, run once over all crops: SimCLR's and PCL's network,
+// the base of SwAV's (swav_network.h adds the prototypes), and the pass that embeds a whole split.
 #pragma once
 #include <torch/torch.h>
 
@@ -21,7 +21,8 @@ class EmbeddingNetImpl : public torch::nn::Module {
 
   /// crops: n_crops tensors [B, C, s_i, s_i] -> unit embeddings of all crops in crop order
   /// [n_crops * B, output_dim].
-  torch::Tensor forward(const std::vector<torch::Tensor>& crops);
+  torch::Tensor embed(const std::vector<torch::Tensor>& crops);
+  torch::Tensor forward(const std::vector<torch::Tensor>& crops) { return embed(crops); }
 
   std::shared_ptr<BackboneImpl> backbone;
   ProjectionHead head{nullptr};

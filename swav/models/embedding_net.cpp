@@ -1,4 +1,4 @@
-#include "baselines/embedding.h"
+#include "swav/models/embedding_net.h"
 
 #include "swav/data/multicrop.h"
 #include "swav/models/inference.h"
@@ -13,7 +13,7 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelOptions& options, int64_t in_chann
       "head", ProjectionHead(backbone->feature_dim(), options.hidden_dim, options.output_dim));
 }
 
-torch::Tensor EmbeddingNetImpl::forward(const std::vector<torch::Tensor>& crops) {
+torch::Tensor EmbeddingNetImpl::embed(const std::vector<torch::Tensor>& crops) {
   std::vector<torch::Tensor> features;
   for (const auto& batch : cat_equal_resolutions(crops))
     features.push_back(backbone->forward(batch));
@@ -24,7 +24,7 @@ torch::Tensor embed_dataset(EmbeddingNetImpl& net, const torch::Tensor& images,
                             const std::vector<double>& mean, const std::vector<double>& std,
                             torch::Device device, int64_t batch_size) {
   return batched_forward(net, images, batch_size, [&](const torch::Tensor& slice) {
-    return net.forward({normalize_images(slice, mean, std).to(device)});
+    return net.embed({normalize_images(slice, mean, std).to(device)});
   });
 }
 
