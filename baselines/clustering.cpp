@@ -14,4 +14,20 @@ void require_clusters_fit(const std::vector<int64_t>& clusters, int64_t images,
   }
 }
 
+uint64_t clustering_seed(int64_t run_seed, int64_t epoch, int64_t index) {
+  return static_cast<uint64_t>(run_seed) * 1000003ULL + static_cast<uint64_t>(epoch) * 1009ULL +
+         static_cast<uint64_t>(index);
+}
+
+KMeansOptions epoch_kmeans(int64_t clusters, int64_t iterations, KMeansMetric metric,
+                           KMeansEmpty empty, int64_t run_seed, int64_t epoch, int64_t index) {
+  KMeansOptions o(clusters);
+  o.iterations = iterations;
+  o.metric = metric;
+  o.init = KMeansInit::kRandom;
+  o.empty = empty;
+  o.seed = clustering_seed(run_seed, epoch, index);
+  return o;
+}
+
 }  // namespace swav

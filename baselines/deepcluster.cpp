@@ -3,7 +3,6 @@
 #include <numeric>
 
 #include "baselines/clustering.h"
-#include "baselines/embedding.h"
 #include "eval/features.h"
 #include "swav/core/kmeans.h"
 #include "swav/core/pca.h"
@@ -74,6 +73,13 @@ std::vector<torch::Tensor> DeepClusterMethod::parameters() {
   return network_->backbone->parameters();
 }
 
+std::vector<ParamGroup> DeepClusterMethod::parameter_groups() {
+  ParamGroup classifier(network_->classifier->parameters());
+  classifier.momentum = 0.0;
+  classifier.larc = false;
+  return {ParamGroup(parameters()), std::move(classifier)};
+}
+
 void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, int64_t epoch) {
   torch::NoGradGuard no_grad;
   // The evaluation's feature pass (eval mode, whole images); PCA and k-means on the run's device.
@@ -83,13 +89,8 @@ void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, i
   features = fit_pca_whitening(features, options_.pca_dim).apply(features);
   features = F::normalize(features, F::NormalizeFuncOptions().dim(1).p(2));
 
-  KMeansOptions o(num_clusters());
-  o.iterations = options_.kmeans_iterations;
-  o.metric = KMeansMetric::kEuclidean;
-  o.init = KMeansInit::kRandom;
-  o.empty = KMeansEmpty::kFarthest;
-  o.seed = data::hash_words({static_cast<uint64_t>(data::Stream::kClusterSampling),
-                             static_cast<uint64_t>(setup_.seed), static_cast<uint64_t>(epoch), 1});
+  const auto o = epoch_kmeans(num_clusters(), options_.kmeans_iterations, KMeansMetric::kEuclidean,
+                              KMeansEmpty::kFarthest, setup_.seed, epoch, 0);
   const auto result = kmeans(features, o);
   assignments_ = result.assignments.to(torch::kCPU);
   objective_ = result.objective.back();
@@ -128,16 +129,6 @@ StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
       assignments_.index_select(0, batch.indices.to(torch::kLong)).to(ctx.device).repeat({n_crops});
   if (used_.defined()) used_.index_fill_(0, all.detach().argmax(1), true);
   return {F::cross_entropy(all, targets), {}};
-}
-
-void DeepClusterMethod::after_backward(StepContext& ctx) {
-  torch::NoGradGuard no_grad;
-  const double wd = setup_.weight_decay;
-  for (auto& p : network_->classifier->parameters()) {
-    if (!p.grad().defined()) continue;
-    p.add_(p.grad() + wd * p, -ctx.lr);
-    p.grad().zero_();
-  }
 }
 
 Scalars DeepClusterMethod::on_epoch_end(StepContext& ctx) {

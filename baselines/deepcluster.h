@@ -51,15 +51,17 @@ class DeepClusterMethod : public Method {
   std::string name() const override { return "deepcluster_v1"; }
   torch::nn::Module& module() override { return *network_; }
   std::shared_ptr<BackboneImpl> encoder() override { return network_->backbone; }
-  /// The backbone's: the classifier takes its own momentum-free step in after_backward.
+  /// The backbone's, on the run's [optim] settings.
   std::vector<torch::Tensor> parameters() override;
+  /// The backbone, and the classifier in a group of its own: plain SGD without momentum or LARC,
+  /// weight decay optim.weight_decay, the run's learning rate (the reference builds a fresh
+  /// momentum-free SGD for its new top layer every epoch).
+  std::vector<ParamGroup> parameter_groups() override;
 
   /// Clusters the training set and re-creates the classifier.
   void on_epoch_start(StepContext& ctx) override;
   std::vector<int64_t> epoch_samples(const StepContext& ctx) override;
   StepOutput step(const Batch& batch, StepContext& ctx) override;
-  /// The classifier's SGD step (lr ctx.lr, weight decay optim.weight_decay, no momentum).
-  void after_backward(StepContext& ctx) override;
   /// "prototype_usage": share of the classifier's outputs that were the argmax of at least one
   /// crop this epoch; "cluster_usage": share of non-empty clusters; "kmeans_objective".
   Scalars on_epoch_end(StepContext& ctx) override;

@@ -1,7 +1,6 @@
 #include "baselines/deepcluster_v2.h"
 
 #include "baselines/clustering.h"
-#include "baselines/embedding.h"
 #include "swav/core/kmeans.h"
 #include "swav/util/error.h"
 
@@ -74,14 +73,8 @@ void DeepClusterV2Method::cluster(StepContext& ctx) {
   const int64_t n_assign = bank_.size(0);
   for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
     auto& weight = network_->prototypes->weight(h);
-    KMeansOptions o(weight.size(0));
-    o.iterations = kmeans_iterations_;
-    o.metric = KMeansMetric::kCosine;
-    o.init = KMeansInit::kRandom;
-    o.empty = KMeansEmpty::kKeep;
-    // A fresh draw per epoch and head, the same after a resume.
-    o.seed = static_cast<uint64_t>(setup_.seed) * 1000003ULL +
-             static_cast<uint64_t>(ctx.epoch) * 1009ULL + static_cast<uint64_t>(h);
+    const auto o = epoch_kmeans(weight.size(0), kmeans_iterations_, KMeansMetric::kCosine,
+                                KMeansEmpty::kKeep, setup_.seed, ctx.epoch, h);
     auto result = kmeans(bank_[h % n_assign], o);
     weight.copy_(result.centroids);
     assignments_[h].copy_(result.assignments.cpu());

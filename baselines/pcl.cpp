@@ -78,14 +78,9 @@ void PclMethod::on_epoch_start(StepContext& ctx) {
   auto features = embed_dataset(*network_->key, ctx.train_set->images, setup_.augment.mean,
                                 setup_.augment.std, ctx.device, setup_.pass_batch_size);
   for (size_t g = 0; g < p.clusters.size(); ++g) {
-    KMeansOptions o(p.clusters[g]);
-    o.metric = KMeansMetric::kEuclidean;
-    o.init = KMeansInit::kRandom;
-    o.empty = KMeansEmpty::kFarthest;
-    o.iterations = p.kmeans_iterations;
+    auto o = epoch_kmeans(p.clusters[g], p.kmeans_iterations, KMeansMetric::kEuclidean,
+                          KMeansEmpty::kFarthest, setup_.seed, ctx.epoch, static_cast<int64_t>(g));
     o.restarts = p.kmeans_restarts;
-    o.seed = static_cast<uint64_t>(setup_.seed) * 1000003ULL +
-             static_cast<uint64_t>(ctx.epoch) * 1009ULL + g;
     auto result = kmeans(features, o);
     auto phi = pcl_concentration(result.distances.clamp_min(0).sqrt(), result.assignments,
                                  p.clusters[g], p.temperature);

@@ -15,6 +15,7 @@
 #include "swav/data/loader.h"
 #include "swav/dist/collective.h"
 #include "swav/models/backbone.h"
+#include "swav/optim/larc.h"
 
 namespace swav {
 
@@ -110,8 +111,12 @@ class Method {
   virtual torch::nn::Module& module() = 0;
   /// The backbone every evaluation uses (eval never depends on the method).
   virtual std::shared_ptr<BackboneImpl> encoder() = 0;
-  /// Parameters the optimiser updates.
+  /// Parameters the optimiser updates with the run's [optim] settings.
   virtual std::vector<torch::Tensor> parameters() { return module().parameters(); }
+  /// Every group the optimiser updates: parameters() on the run's settings, and any tensors that
+  /// need settings of their own (DeepCluster's classifier: no momentum, no LARC). The Trainer
+  /// builds its optimiser from these; the default is parameters() alone.
+  virtual std::vector<ParamGroup> parameter_groups() { return {ParamGroup(parameters())}; }
 
   /// Called once before the first epoch of a fresh run (not on resume).
   virtual void on_train_start(const ImageSet& train, StepContext& ctx) {}

@@ -24,6 +24,7 @@ class ObservedMethod : public Method {
   torch::nn::Module& module() override { return inner_.module(); }
   std::shared_ptr<BackboneImpl> encoder() override { return inner_.encoder(); }
   std::vector<torch::Tensor> parameters() override { return inner_.parameters(); }
+  std::vector<ParamGroup> parameter_groups() override { return inner_.parameter_groups(); }
   void on_train_start(const ImageSet& train, StepContext& ctx) override {
     inner_.on_train_start(train, ctx);
   }

@@ -128,7 +128,7 @@ TrainSummary Trainer::fit() {
   Stopwatch total;
   method_.module().to(device_);
   if (train.channels_last) to_channels_last(method_.module());
-  LarcSgd optimizer(method_.parameters(), options_.optim);
+  LarcSgd optimizer(method_.parameter_groups(), options_.optim);
   MultiCrop crops(options_.augment, static_cast<uint64_t>(train.seed));
   crops.set_pinned_output(device_.is_cuda());
   // augment.device = "cuda": the loader only draws the order; views are made on the GPU.

@@ -1,6 +1,6 @@
 // DeepCluster (v1): the uniform sampler over clusters, per-epoch re-clustering with a fresh
-// classifier, the classifier's own momentum-free step, and the Trainer following the method's
-// sample order.
+// classifier, the classifier's own momentum-free parameter group, and the Trainer following the
+// method's sample order.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -65,19 +65,39 @@ TEST_CASE("DeepCluster re-clusters every epoch and re-creates its classifier",
   CHECK(std0 == Approx(0.01).epsilon(0.2));
   const auto w0 = classifier->weight.clone();
 
-  // A training step moves the classifier (its own SGD step) and leaves no gradient behind.
-  ctx.lr = 0.5;
-  const auto batch = test::tiny_batches(o, train, 0, 1)[0];
-  auto out = method.step(batch, ctx);
-  CHECK(std::isfinite(out.loss.item<double>()));
-  out.loss.backward();
-  const auto grad = classifier->weight.grad().clone();
-  method.after_backward(ctx);
+  // The classifier is a parameter group of its own (no momentum, no LARC); the backbone's group
+  // follows the run's settings and does not hold it.
+  auto groups = method.parameter_groups();
+  REQUIRE(groups.size() == 2);
+  for (const auto& p : groups[0].params) CHECK_FALSE(p.is_same(classifier->weight));
+  REQUIRE(groups[1].params.size() == 2);
+  CHECK(groups[1].params[0].is_same(classifier->weight));
+  CHECK(groups[1].params[1].is_same(classifier->bias));
+  CHECK(groups[1].momentum == 0.0);
+  CHECK(groups[1].larc == false);
+  CHECK_FALSE(groups[1].weight_decay.has_value());  // the run's optim.weight_decay
+
+  // Two steps of the run's optimiser (momentum 0.9 on the backbone): each moves the classifier by
+  // lr * (grad + wd * w), so the second owes nothing to the first (no momentum).
+  auto optim = o.optim;
+  optim.momentum = 0.9;
+  optim.larc = true;
+  LarcSgd optimizer(groups, optim);
+  optimizer.set_lr(0.5);
   const double wd = o.optim.weight_decay;
-  CHECK(torch::allclose(classifier->weight, w0 - 0.5 * (grad + wd * w0), 1e-6, 1e-7));
-  CHECK(classifier->weight.grad().abs().max().item<double>() == 0.0);
-  // The classifier is not in the run's optimiser.
-  for (const auto& p : method.parameters()) CHECK_FALSE(p.is_same(classifier->weight));
+  const auto batches = test::tiny_batches(o, train, 0, 2);
+  auto w = w0;
+  for (const auto& batch : batches) {
+    optimizer.zero_grad();
+    auto out = method.step(batch, ctx);
+    CHECK(std::isfinite(out.loss.item<double>()));
+    out.loss.backward();
+    const auto grad = classifier->weight.grad().clone();
+    optimizer.step();
+    const auto expected = w - 0.5 * (grad + wd * w);
+    CHECK(torch::allclose(classifier->weight, expected, 1e-6, 1e-7));
+    w = classifier->weight.detach().clone();
+  }
 
   // The next epoch: a new classifier drawn afresh (not the trained one, not epoch 0's).
   ctx.epoch = 1;
@@ -93,7 +113,7 @@ TEST_CASE("DeepCluster re-clusters every epoch and re-creates its classifier",
 TEST_CASE("DeepCluster's loss falls while its labels are fixed", "[baselines][deepcluster]") {
   // Within an epoch the pseudo-labels and the classifier stay put, so the loss must fall from
   // chance level (log K at the fresh classifier) as the classifier and the backbone learn them:
-  // 5 passes over one epoch's 8 batches, the backbone on SGD, the classifier on its own step.
+  // 5 passes over one epoch's 8 batches, the backbone on SGD with momentum, the classifier without.
   auto o = test::tiny_baseline("deepcluster_v1");
   o.augment.jitter_prob = 0.0;
   o.augment.grayscale_prob = 0.0;
@@ -106,16 +126,19 @@ TEST_CASE("DeepCluster's loss falls while its labels are fixed", "[baselines][de
   ctx.lr = 0.1;
   method.on_epoch_start(ctx);
   const auto batches = test::tiny_batches(o, train, 0, 8);
-  torch::optim::SGD backbone(method.parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  auto optim = o.optim;
+  optim.base_lr = 0.1;
+  optim.momentum = 0.9;
+  optim.larc = false;
+  LarcSgd optimizer(method.parameter_groups(), optim);
   std::vector<double> pass_loss;
   for (int pass = 0; pass < 5; ++pass) {
     double sum = 0;
     for (const auto& batch : batches) {
-      backbone.zero_grad();
+      optimizer.zero_grad();
       auto out = method.step(batch, ctx);
       out.loss.backward();
-      method.after_backward(ctx);
-      backbone.step();
+      optimizer.step();
       sum += out.loss.item<double>();
     }
     pass_loss.push_back(sum / static_cast<double>(batches.size()));
