@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "dist/ranks.h"
+
 namespace {
 
 // ctest registers each test case as its own process. A process whose selected tests all need a GPU
@@ -37,6 +39,9 @@ int main(int argc, char* argv[]) {
   // SWAV_TEST_THREADS overrides.
   const char* threads = std::getenv("SWAV_TEST_THREADS");
   at::set_num_threads(threads ? std::atoi(threads) : 1);
+  // A copy of this program started as one rank of a multi-process test (tests/dist/ranks.h).
+  if (const char* scenario = std::getenv("SWAV_DIST_SCENARIO"))
+    return swav::test::run_rank_scenario(scenario);
   Catch::Session session;
   if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
   if (!torch::cuda::is_available() && only_gpu_tests_selected(session)) {

@@ -1,0 +1,121 @@
+// The multi-process Collective on PyTorch's c10d: a TCPStore for the rendezvous and
+// ProcessGroupGloo for CPU tensors. The only file that includes ProcessGroupGloo.hpp: its gloo
+// headers come from Debian's libgloo-dev (the wheel ships the library inside libtorch_cpu but not
+// the headers), so nothing here touches gloo's own types beyond passing c10d's pointers along; the
+// collectives' tests (tests/dist) would catch a mismatch of the two.
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstdlib>
+#include <vector>
+
+#include "swav/dist/launch.h"
+#include "swav/util/error.h"
+
+namespace swav {
+
+namespace {
+
+class GlooCollective final : public Collective {
+ public:
+  GlooCollective(c10::intrusive_ptr<c10d::ProcessGroupGloo> group, int64_t rank, int64_t world)
+      : group_(std::move(group)), rank_(rank), world_(world) {}
+
+  int64_t rank() const override { return rank_; }
+  int64_t world_size() const override { return world_; }
+
+  void all_reduce_sum(torch::Tensor& tensor) override {
+    // Gloo works on contiguous CPU tensors; anything else goes through a contiguous CPU copy.
+    std::vector<at::Tensor> buffer{staged(tensor)};
+    group_->allreduce(buffer)->wait();
+    write_back(tensor, buffer[0]);
+  }
+
+  torch::Tensor all_gather_cat(const torch::Tensor& tensor) override {
+    std::vector<at::Tensor> input{staged(tensor)};
+    std::vector<std::vector<at::Tensor>> output(1);
+    for (int64_t r = 0; r < world_; ++r) output[0].push_back(torch::empty_like(input[0]));
+    group_->allgather(output, input)->wait();
+    return torch::cat(output[0]).to(tensor.device());
+  }
+
+  void broadcast(torch::Tensor& tensor) override {
+    std::vector<at::Tensor> buffer{staged(tensor)};
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
+    group_->broadcast(buffer, options)->wait();
+    write_back(tensor, buffer[0]);
+  }
+
+  void barrier() override { group_->barrier()->wait(); }
+
+ private:
+  static at::Tensor staged(const torch::Tensor& t) {
+    TORCH_CHECK(t.defined(), "collective on an undefined tensor");
+    return t.device().is_cpu() && t.is_contiguous() ? t : t.to(torch::kCPU).contiguous();
+  }
+  static void write_back(torch::Tensor& target, const at::Tensor& result) {
+    if (!result.is_same(target)) target.copy_(result);
+  }
+
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  int64_t rank_;
+  int64_t world_;
+};
+
+std::string where(const LaunchInfo& launch) {
+  return fmt::format("{}={} {}={}", launch.addr_variable, launch.master_addr, launch.port_variable,
+                     launch.master_port);
+}
+
+}  // namespace
+
+std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
+                                                  std::chrono::milliseconds timeout) {
+  if (!launch.distributed()) return std::make_unique<SingleProcess>();
+  const auto seconds = std::chrono::duration<double>(timeout).count();
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(launch.master_port);
+    options.isServer = launch.rank == 0 && !launch.agent_store;
+    options.numWorkers = static_cast<size_t>(launch.world_size);
+    options.waitWorkers = false;  // the process group's own rendezvous waits for every rank
+    options.timeout = timeout;
+    store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+  } catch (const std::exception& e) {
+    if (launch.rank == 0 && !launch.agent_store) {
+      fail(
+          "rank 0 cannot serve the rendezvous store on {} (a port in use, or an address not of "
+          "this host?): {}",
+          where(launch), e.what());
+    }
+    fail(
+        "rank {} cannot reach the rendezvous store at {} within {} s (is rank 0 running there, "
+        "and the port open?): {}",
+        launch.rank, where(launch), seconds, e.what());
+  }
+  // One prefix per run, so a store shared with torchrun's agent keeps our keys apart.
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("swav_bench", store);
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  if (const char* iface = std::getenv("GLOO_SOCKET_IFNAME"); iface != nullptr && *iface) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  options->threads = 2;
+  try {
+    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        prefixed, static_cast<int>(launch.rank), static_cast<int>(launch.world_size), options);
+    return std::make_unique<GlooCollective>(std::move(group), launch.rank, launch.world_size);
+  } catch (const std::exception& e) {
+    fail(
+        "rank {} of {}: not every rank joined the process group at {} within {} s ({}={} is "
+        "right on every process?): {}",
+        launch.rank, launch.world_size, where(launch), seconds, launch.world_variable,
+        launch.world_size, e.what());
+  }
+}
+
+}  // namespace swav

@@ -1,0 +1,246 @@
+#include "dist/ranks.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "swav/core/sinkhorn.h"
+#include "swav/dist/launch.h"
+
+extern char** environ;
+
+namespace swav::test {
+
+namespace {
+
+std::string self_path() {
+  char buffer[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
+  return std::string(buffer, static_cast<size_t>(n));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool is_launch_variable(const std::string& entry) {
+  static const char* names[] = {
+      "RANK=",        "WORLD_SIZE=",  "LOCAL_RANK=",   "LOCAL_WORLD_SIZE=",
+      "MASTER_ADDR=", "MASTER_PORT=", "SLURM_PROCID=", "TORCHELASTIC_USE_AGENT_STORE="};
+  for (const char* n : names)
+    if (entry.rfind(n, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::vector<RankResult> run_ranks(const std::string& scenario, int world,
+                                  const std::vector<int>& ranks, const std::string& dir,
+                                  const std::map<std::string, std::string>& env,
+                                  std::chrono::seconds deadline) {
+  const std::string exe = self_path();
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  std::vector<std::string> logs;
+  for (int rank : ranks) {
+    std::vector<std::string> vars;
+    for (char** e = environ; *e != nullptr; ++e)
+      if (!is_launch_variable(*e)) vars.emplace_back(*e);
+    std::map<std::string, std::string> own = {
+        {"SWAV_DIST_SCENARIO", scenario},     {"SWAV_DIST_OUT", dir},
+        {"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(world)},
+        {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(world)},
+        {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)}};
+    for (const auto& [k, v] : env) own[k] = v;
+    for (const auto& [k, v] : own) vars.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& v : vars) envp.push_back(v.data());
+    envp.push_back(nullptr);
+
+    const std::string log = dir + "/rank" + std::to_string(rank) + ".log";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::string arg0 = exe;
+    char* argv[] = {arg0.data(), nullptr};
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
+    pids.push_back(pid);
+    logs.push_back(log);
+  }
+
+  std::vector<RankResult> results(pids.size());
+  std::vector<bool> done(pids.size(), false);
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  size_t remaining = pids.size();
+  while (remaining > 0) {
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (done[i]) continue;
+      int status = 0;
+      if (::waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+        done[i] = true;
+        --remaining;
+        results[i].exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    if (remaining == 0) break;
+    if (std::chrono::steady_clock::now() > until) {
+      for (size_t i = 0; i < pids.size(); ++i) {
+        if (done[i]) continue;
+        ::kill(pids[i], SIGKILL);
+        ::waitpid(pids[i], nullptr, 0);
+        results[i].exit_code = -1;
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (size_t i = 0; i < pids.size(); ++i) results[i].output = read_file(logs[i]);
+  return results;
+}
+
+std::vector<RankResult> run_world(const std::string& scenario, int world, const std::string& dir,
+                                  const std::map<std::string, std::string>& env) {
+  std::vector<int> ranks;
+  for (int r = 0; r < world; ++r) ranks.push_back(r);
+  return run_ranks(scenario, world, ranks, dir, env);
+}
+
+namespace {
+
+/// Failed checks of one rank, printed at the end; the exit code says whether there were any.
+struct Checks {
+  int64_t rank = 0;
+  int failures = 0;
+  void expect(bool ok, const std::string& what) {
+    if (ok) return;
+    ++failures;
+    std::cerr << "rank " << rank << ": FAILED " << what << "\n";
+  }
+};
+
+void write_tensor(const std::string& path, const torch::Tensor& t) {
+  const auto c = t.to(torch::kFloat64).contiguous();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(c.data_ptr<double>()),
+            static_cast<std::streamsize>(c.numel() * sizeof(double)));
+}
+
+int collectives(Collective& c, Checks& check) {
+  const int64_t r = c.rank(), w = c.world_size();
+  const double total = static_cast<double>(w * (w + 1) / 2);  // sum of (rank + 1)
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt64}) {
+    auto t = torch::full({5}, r + 1, torch::TensorOptions().dtype(dtype));
+    c.all_reduce_sum(t);
+    check.expect(t.dtype() == dtype, "all_reduce_sum keeps the dtype");
+    check.expect(torch::equal(t, torch::full({5}, total, t.options())),
+                 std::string("all_reduce_sum of ") + c10::toString(dtype));
+  }
+  // A non-contiguous view is reduced in place through a contiguous copy.
+  auto base = torch::arange(12, torch::kFloat32).reshape({3, 4});
+  auto view = (base * static_cast<double>(r + 1)).t();
+  check.expect(!view.is_contiguous(), "the test's view is non-contiguous");
+  c.all_reduce_sum(view);
+  check.expect(torch::equal(view, (base * total).t()), "all_reduce_sum of a transposed view");
+  // Gather: rank q contributes q * 100 + [0..5] as [2, 3]; the result is the ranks' blocks in
+  // order.
+  auto mine = (torch::arange(6, torch::kFloat64) + 100.0 * static_cast<double>(r)).reshape({2, 3});
+  auto all = c.all_gather_cat(mine);
+  check.expect(all.sizes() == torch::IntArrayRef({2 * w, 3}), "all_gather_cat's shape");
+  for (int64_t q = 0; q < w && all.size(0) == 2 * w; ++q) {
+    auto expected =
+        (torch::arange(6, torch::kFloat64) + 100.0 * static_cast<double>(q)).reshape({2, 3});
+    check.expect(torch::equal(all.narrow(0, 2 * q, 2), expected),
+                 "all_gather_cat block of rank " + std::to_string(q));
+  }
+  auto gathered_int = c.all_gather_cat(torch::full({1}, r, torch::kInt64));
+  check.expect(torch::equal(gathered_int, torch::arange(w, torch::kInt64)),
+               "all_gather_cat of int64");
+  // Broadcast: everyone ends with rank 0's values.
+  auto b = torch::full({4}, static_cast<double>(7 * r + 1), torch::kFloat32);
+  c.broadcast(b);
+  check.expect(torch::equal(b, torch::ones({4}, torch::kFloat32)), "broadcast from rank 0");
+  c.barrier();
+  return check.failures == 0 ? 0 : 1;
+}
+
+int sinkhorn_split(Collective& c, const std::string& out) {
+  // The same seeded scores on every rank; each takes its block of rows.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  const auto scores = torch::randn({24, 10}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+  const auto local = scores.chunk(c.world_size())[c.rank()].contiguous();
+  const auto prefix = out + "/rank" + std::to_string(c.rank());
+  write_tensor(prefix + "_reference.bin", sinkhorn(local, 0.05, 3, c));
+  write_tensor(prefix + "_fused.bin", sinkhorn_fused_cpu(local, 0.05, 3, c));
+  return 0;
+}
+
+}  // namespace
+
+int run_rank_scenario(const std::string& scenario) {
+  try {
+    const auto launch = read_launch_environment();
+    const char* timeout_ms = std::getenv("SWAV_DIST_TIMEOUT_MS");
+    const auto timeout = std::chrono::milliseconds(timeout_ms ? std::atol(timeout_ms) : 30000);
+    auto collective = connect_process_group(launch, timeout);
+    Checks check{collective->rank()};
+    check.expect(collective->rank() == launch.rank, "rank() is RANK");
+    check.expect(collective->world_size() == launch.world_size, "world_size() is WORLD_SIZE");
+    const char* out = std::getenv("SWAV_DIST_OUT");
+    int rc = 0;
+    if (scenario == "collectives") {
+      rc = collectives(*collective, check);
+    } else if (scenario == "sinkhorn") {
+      rc = sinkhorn_split(*collective, out ? out : ".");
+    } else if (scenario == "connect") {
+      collective->barrier();
+    } else {
+      std::cerr << "unknown scenario " << scenario << "\n";
+      return 2;
+    }
+    return check.failures == 0 ? rc : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 3;
+  }
+}
+
+}  // namespace swav::test

@@ -1,0 +1,208 @@
+// The c10d Gloo collective with 2 and 3 real processes on this machine, Sinkhorn split over ranks
+// against the whole batch, and the launcher environment: what every multi-process run stands on.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "dist/ranks.h"
+#include "swav/core/sinkhorn.h"
+#include "swav/dist/launch.h"
+#include "swav/util/error.h"
+
+using Catch::Contains;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fresh_dir(const std::string& name) {
+  const auto dir =
+      fs::temp_directory_path() / ("swav_dist_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+torch::Tensor read_doubles(const std::string& path, std::vector<int64_t> shape) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  auto t = torch::empty(shape, torch::kFloat64);
+  in.read(reinterpret_cast<char*>(t.data_ptr<double>()),
+          static_cast<std::streamsize>(t.numel() * sizeof(double)));
+  REQUIRE(in.gcount() == static_cast<std::streamsize>(t.numel() * sizeof(double)));
+  return t;
+}
+
+void require_all_passed(const std::vector<swav::test::RankResult>& results) {
+  for (size_t r = 0; r < results.size(); ++r) {
+    INFO("rank " << r << " output:\n" << results[r].output);
+    REQUIRE(results[r].exit_code == 0);
+  }
+}
+
+/// A getenv over a fixed map.
+std::function<const char*(const char*)> env_of(const std::map<std::string, std::string>& vars) {
+  auto copy = std::make_shared<std::map<std::string, std::string>>(vars);
+  return [copy](const char* name) -> const char* {
+    auto it = copy->find(name);
+    return it == copy->end() ? nullptr : it->second.c_str();
+  };
+}
+
+std::string launch_error(const std::map<std::string, std::string>& vars) {
+  try {
+    swav::read_launch_environment(env_of(vars));
+  } catch (const swav::UserError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("every Gloo collective over 2 and 3 processes", "[dist][distributed]") {
+  for (int world : {2, 3}) {
+    INFO("world size " << world);
+    const auto dir = fresh_dir("collectives" + std::to_string(world));
+    require_all_passed(swav::test::run_world("collectives", world, dir));
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("Sinkhorn over a batch split across 2 and 3 processes equals the whole batch",
+          "[dist][distributed][sinkhorn]") {
+  // The scenario's scores: the same seeded [24, 10] matrix; rank r holds rows chunk r.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  const auto scores = torch::randn({24, 10}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+  const auto whole_reference = swav::sinkhorn(scores, 0.05, 3).to(torch::kFloat64);
+  const auto whole_fused = swav::sinkhorn_fused_cpu(scores, 0.05, 3).to(torch::kFloat64);
+  for (int world : {2, 3}) {
+    INFO("world size " << world);
+    const auto dir = fresh_dir("sinkhorn" + std::to_string(world));
+    require_all_passed(swav::test::run_world("sinkhorn", world, dir));
+    const int64_t rows = 24 / world;
+    for (int r = 0; r < world; ++r) {
+      INFO("rank " << r);
+      const auto prefix = dir + "/rank" + std::to_string(r);
+      const auto reference = read_doubles(prefix + "_reference.bin", {rows, 10});
+      const auto fused = read_doubles(prefix + "_fused.bin", {rows, 10});
+      // Each rank's codes are its rows of the whole batch's; only float32 rounding of the
+      // reductions, which are summed in another order, differs.
+      const auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+        return ((a - b).abs().max() / b.abs().max()).item<double>();
+      };
+      CHECK(rel(reference, whole_reference.narrow(0, r * rows, rows)) <= 1e-5);
+      CHECK(rel(fused, whole_fused.narrow(0, r * rows, rows)) <= 1e-5);
+      // Rows still sum to 1 (each sample's codes are a distribution).
+      CHECK(torch::allclose(reference.sum(1), torch::ones({rows}, torch::kFloat64), 0, 1e-5));
+    }
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("a rank whose master never answers fails in time and names the address",
+          "[dist][distributed]") {
+  // Rank 1 of 2 alone: nobody serves the store.
+  const auto dir = fresh_dir("no_master");
+  const auto results = swav::test::run_ranks(
+      "connect", 2, {1}, dir, {{"SWAV_DIST_TIMEOUT_MS", "2000"}}, std::chrono::seconds(30));
+  REQUIRE(results.size() == 1);
+  INFO(results[0].output);
+  CHECK(results[0].exit_code == 3);
+  CHECK_THAT(results[0].output,
+             Contains("MASTER_ADDR=127.0.0.1") && Contains("MASTER_PORT=") && Contains("rank 1"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a rank that never arrives stops the others in time", "[dist][distributed]") {
+  // Rank 0 of 2 alone: it serves the store, but rank 1 never joins.
+  const auto dir = fresh_dir("missing_rank");
+  const auto results = swav::test::run_ranks(
+      "connect", 2, {0}, dir, {{"SWAV_DIST_TIMEOUT_MS", "2000"}}, std::chrono::seconds(30));
+  REQUIRE(results.size() == 1);
+  INFO(results[0].output);
+  CHECK(results[0].exit_code == 3);
+  CHECK_THAT(results[0].output, Contains("WORLD_SIZE=2") && Contains("MASTER_PORT="));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the launcher's environment is read and checked", "[dist][launch]") {
+  SECTION("no launcher: one process") {
+    const auto info = swav::read_launch_environment(env_of({}));
+    CHECK(info.launcher == "none");
+    CHECK(info.world_size == 1);
+    CHECK_FALSE(info.distributed());
+  }
+  SECTION("torchrun") {
+    const auto info =
+        swav::read_launch_environment(env_of({{"RANK", "5"},
+                                              {"WORLD_SIZE", "8"},
+                                              {"LOCAL_RANK", "1"},
+                                              {"LOCAL_WORLD_SIZE", "4"},
+                                              {"MASTER_ADDR", "node7"},
+                                              {"MASTER_PORT", "29400"},
+                                              {"TORCHELASTIC_USE_AGENT_STORE", "True"}}));
+    CHECK(info.launcher == "torchrun");
+    CHECK(info.rank == 5);
+    CHECK(info.world_size == 8);
+    CHECK(info.local_rank == 1);
+    CHECK(info.local_world_size == 4);
+    CHECK(info.master_addr == "node7");
+    CHECK(info.master_port == 29400);
+    CHECK(info.agent_store);
+  }
+  SECTION("SLURM") {
+    const auto info = swav::read_launch_environment(env_of({{"SLURM_PROCID", "6"},
+                                                            {"SLURM_NTASKS", "8"},
+                                                            {"SLURM_LOCALID", "2"},
+                                                            {"SLURM_TASKS_PER_NODE", "4(x2)"},
+                                                            {"SLURM_JOB_NODELIST", "gpu[03-04]"}}));
+    CHECK(info.launcher == "slurm");
+    CHECK(info.rank == 6);
+    CHECK(info.world_size == 8);
+    CHECK(info.local_rank == 2);
+    CHECK(info.local_world_size == 4);
+    CHECK(info.master_addr == "gpu03");
+    CHECK(info.master_port == 29500);
+    CHECK_FALSE(info.agent_store);
+  }
+  SECTION("SLURM node lists") {
+    CHECK(swav::first_slurm_host("node[03-05,09],gpu1") == "node03");
+    CHECK(swav::first_slurm_host("a,b") == "a");
+    CHECK(swav::first_slurm_host("host") == "host");
+    CHECK(swav::first_slurm_host("rack1-n[7,9]-ib") == "rack1-n7-ib");
+    CHECK_THROWS_AS(swav::first_slurm_host("node[03"), swav::UserError);
+    CHECK_THROWS_AS(swav::first_slurm_host(""), swav::UserError);
+  }
+  SECTION("bad values name their variable") {
+    const std::map<std::string, std::string> ok = {
+        {"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "29500"}};
+    auto with = [&](const std::string& k, const std::string& v) {
+      auto m = ok;
+      if (v.empty())
+        m.erase(k);
+      else
+        m[k] = v;
+      return launch_error(m);
+    };
+    CHECK(launch_error(ok) == "no error");
+    CHECK_THAT(with("RANK", "2"), Contains("RANK=2") && Contains("[0, 2)"));
+    CHECK_THAT(with("RANK", "-1"), Contains("RANK=-1"));
+    CHECK_THAT(with("RANK", "one"), Contains("RANK=one") && Contains("expected"));
+    CHECK_THAT(with("WORLD_SIZE", "0"), Contains("WORLD_SIZE=0"));
+    CHECK_THAT(with("WORLD_SIZE", ""), Contains("WORLD_SIZE is not set"));
+    CHECK_THAT(with("MASTER_ADDR", ""), Contains("MASTER_ADDR is not set"));
+    CHECK_THAT(with("MASTER_PORT", "70000"), Contains("MASTER_PORT=70000"));
+    CHECK_THAT(with("MASTER_PORT", "80a"), Contains("MASTER_PORT=80a"));
+    CHECK_THAT(
+        launch_error({{"SLURM_PROCID", "3"}, {"SLURM_NTASKS", "2"}, {"SLURM_JOB_NODELIST", "n1"}}),
+        Contains("SLURM_PROCID=3") && Contains("SLURM_NTASKS=2"));
+    CHECK_THAT(launch_error({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}),
+               Contains("SLURM_JOB_NODELIST is not set"));
+  }
+}
