@@ -339,6 +339,11 @@ void describe(V& v, S& t) {
         OneOf{{"fp32", "bf16"}});
   v.key("channels_last", t.channels_last,
         "NHWC memory format for convolutions (faster on tensor cores)");
+  v.key("sync_bn", t.sync_bn,
+        "several processes: batch-norm statistics over the global batch, as the paper's multi-GPU "
+        "runs (synchronised batch norm); false: each process normalises its own batch. No effect "
+        "on one process",
+        HashedUnlessDefault{});
   v.key("collapse_loss_margin", t.collapse_loss_margin,
         "SwAV: flag an epoch whose loss is within this share of ln K, once the prototypes have "
         "trained a whole epoch; 0 turns that check off (low prototype usage is still flagged)",

@@ -160,6 +160,8 @@ struct TrainOptions {
   std::string precision = "fp32";  // "fp32", or "bf16": CUDA autocast to bfloat16 in the forward
                                    // pass (Sinkhorn and the loss stay float32)
   bool channels_last = false;      // NHWC memory format for convolutions (faster on tensor cores)
+  bool sync_bn = true;  // several processes: batch-norm statistics over the global batch (the
+                        // paper's runs); false: each process normalises its own batch
   // The collapse watch (swav/train/collapse.h; SwAV): an epoch loss within this share of the
   // chance level ln K, once the prototypes have trained a whole epoch, is flagged as not learning;
   // 0 turns that check off (low prototype usage is still flagged).

@@ -30,10 +30,15 @@ std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batc
                                  int64_t rank, int64_t world_size) {
   TORCH_CHECK(batch_size > 0 && world_size > 0 && rank >= 0 && rank < world_size,
               "shard_order: bad arguments");
-  // Every rank gets the same number of full batches; rank r takes the r-th contiguous share.
+  // Every rank gets the same number of full batches; rank r takes entries r, r + W, r + 2W, ...
+  // (torch's DistributedSampler), so step i's batches of all ranks together are entries
+  // [i * B * W, (i + 1) * B * W) of the order: the batch one process of batch B * W takes at step
+  // i.
   const auto size = static_cast<int64_t>(order.size());
   const int64_t per_rank = size / (batch_size * world_size) * batch_size;
-  return {order.begin() + rank * per_rank, order.begin() + (rank + 1) * per_rank};
+  std::vector<int64_t> share(static_cast<size_t>(per_rank));
+  for (int64_t i = 0; i < per_rank; ++i) share[i] = order[i * world_size + rank];
+  return share;
 }
 
 struct EpochLoader::State {

@@ -50,13 +50,16 @@ class EpochLoader {
 };
 
 /// The epoch's sample order (for this rank), as EpochLoader uses it: a permutation fixed by
-/// (seed, epoch), truncated to a multiple of batch_size * world_size, then split by rank: rank r
-/// takes the r-th contiguous block of len / world_size entries.
+/// (seed, epoch), truncated to a multiple of batch_size * world_size, then split by rank as
+/// shard_order splits it.
 std::vector<int64_t> epoch_order(int64_t dataset_size, int64_t batch_size, uint64_t seed,
                                  int64_t epoch, int64_t rank = 0, int64_t world_size = 1);
 
 /// This rank's share of an epoch's full order, as epoch_order takes it: the order truncated to a
-/// multiple of batch_size * world_size, rank r taking the r-th contiguous block.
+/// multiple of batch_size * world_size, rank r taking every world_size-th entry from entry r (as
+/// torch's DistributedSampler). Step i's batches of all ranks together are then the entries
+/// [i * batch_size * world_size, (i + 1) * batch_size * world_size): the batch one process with
+/// batch_size * world_size takes at step i, so W processes train on what one process would.
 std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batch_size,
                                  int64_t rank = 0, int64_t world_size = 1);
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "swav/models/batch_norm.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -22,17 +23,17 @@ class BlockImpl : public nn::Module {
     if (bottleneck) {
       // Stride on the 3x3 convolution (ResNet v1.5), as torchvision and the reference do.
       body_ = register_module(
-          "body", nn::Sequential(conv(in, planes, 1, 1), nn::BatchNorm2d(planes), nn::ReLU(true),
-                                 conv(planes, planes, 3, stride), nn::BatchNorm2d(planes),
-                                 nn::ReLU(true), conv(planes, out, 1, 1), nn::BatchNorm2d(out)));
+          "body", nn::Sequential(conv(in, planes, 1, 1), SyncBatchNorm2d(planes), nn::ReLU(true),
+                                 conv(planes, planes, 3, stride), SyncBatchNorm2d(planes),
+                                 nn::ReLU(true), conv(planes, out, 1, 1), SyncBatchNorm2d(out)));
     } else {
       body_ = register_module(
-          "body", nn::Sequential(conv(in, planes, 3, stride), nn::BatchNorm2d(planes),
-                                 nn::ReLU(true), conv(planes, out, 3, 1), nn::BatchNorm2d(out)));
+          "body", nn::Sequential(conv(in, planes, 3, stride), SyncBatchNorm2d(planes),
+                                 nn::ReLU(true), conv(planes, out, 3, 1), SyncBatchNorm2d(out)));
     }
     if (stride != 1 || in != out) {
       shortcut_ = register_module("shortcut",
-                                  nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+                                  nn::Sequential(conv(in, out, 1, stride), SyncBatchNorm2d(out)));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -55,11 +56,11 @@ class ResNetImpl : public BackboneImpl {
     nn::Sequential stem;
     if (options.stem == "cifar") {
       stem->push_back(conv(in_channels, base, 3, 1));
-      stem->push_back(nn::BatchNorm2d(base));
+      stem->push_back(SyncBatchNorm2d(base));
       stem->push_back(nn::ReLU(true));
     } else {
       stem->push_back(conv(in_channels, base, 7, 2));
-      stem->push_back(nn::BatchNorm2d(base));
+      stem->push_back(SyncBatchNorm2d(base));
       stem->push_back(nn::ReLU(true));
       stem->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
     }
@@ -115,7 +116,7 @@ class ConvNetImpl : public BackboneImpl {
       if (stage > 0) net->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
       for (int64_t l = 0; l < 2; ++l) {
         net->push_back(conv(l == 0 ? in : out, out, 3, 1));
-        net->push_back(nn::BatchNorm2d(out));
+        net->push_back(SyncBatchNorm2d(out));
         net->push_back(nn::ReLU(true));
       }
       in = out;

@@ -1,5 +1,7 @@
 #include "swav/models/heads.h"
 
+#include "swav/models/batch_norm.h"
+
 namespace swav {
 
 namespace nn = torch::nn;
@@ -8,7 +10,7 @@ ProjectionHeadImpl::ProjectionHeadImpl(int64_t in, int64_t hidden, int64_t out) 
   nn::Sequential net;
   if (hidden > 0) {
     net->push_back(nn::Linear(in, hidden));
-    net->push_back(nn::BatchNorm1d(hidden));
+    net->push_back(SyncBatchNorm1d(hidden));
     net->push_back(nn::ReLU(true));
     net->push_back(nn::Linear(hidden, out));
   } else {

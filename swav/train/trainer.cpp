@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "swav/data/device_multicrop.h"
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
+#include "swav/models/batch_norm.h"
 #include "swav/optim/larc.h"
 #include "swav/optim/schedule.h"
 #include "swav/train/collapse.h"
@@ -79,6 +81,36 @@ void to_channels_last(torch::nn::Module& module) {
   }
 }
 
+void broadcast_state(torch::nn::Module& module, Collective& collective) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) collective.broadcast(p);
+  for (auto& b : module.buffers()) {
+    if (b.defined()) collective.broadcast(b);
+  }
+}
+
+void average_gradients(torch::nn::Module& module, Collective& collective) {
+  torch::NoGradGuard no_grad;
+  // One all-reduce per dtype over a flat copy of every defined gradient, then copied back.
+  std::map<at::ScalarType, std::vector<torch::Tensor>> by_dtype;
+  for (auto& p : module.parameters()) {
+    if (p.grad().defined()) by_dtype[p.grad().scalar_type()].push_back(p.mutable_grad());
+  }
+  const double world = static_cast<double>(collective.world_size());
+  for (auto& [dtype, grads] : by_dtype) {
+    std::vector<torch::Tensor> flat;
+    for (const auto& g : grads) flat.push_back(g.reshape({-1}));
+    auto buffer = torch::cat(flat);
+    collective.all_reduce_sum(buffer);
+    buffer.div_(world);
+    int64_t offset = 0;
+    for (auto& g : grads) {
+      g.copy_(buffer.narrow(0, offset, g.numel()).view_as(g));
+      offset += g.numel();
+    }
+  }
+}
+
 void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
   namespace fs = std::filesystem;
   torch::serialize::OutputArchive archive;
@@ -128,6 +160,12 @@ TrainSummary Trainer::fit() {
   Stopwatch total;
   method_.module().to(device_);
   if (train.channels_last) to_channels_last(method_.module());
+  const int64_t world = collective_.world_size();
+  if (world > 1) {
+    // Every process starts from rank 0's weights and buffers; batch norm spans all processes.
+    broadcast_state(method_.module(), collective_);
+    if (train.sync_bn) sync_batch_norm(method_.module(), &collective_);
+  }
   LarcSgd optimizer(method_.parameter_groups(), options_.optim);
   MultiCrop crops(options_.augment, static_cast<uint64_t>(train.seed));
   crops.set_pinned_output(device_.is_cuda());
@@ -137,7 +175,6 @@ TrainSummary Trainer::fit() {
     device_crops = std::make_unique<DeviceMultiCrop>(crops, train_, device_);
   }
 
-  const int64_t world = collective_.world_size();
   const int64_t iters_per_epoch = train_.size() / (train.batch_size * world);
   if (iters_per_epoch == 0) {
     fail("train.batch_size: {} x {} processes is larger than the training set ({} images)",
@@ -157,6 +194,12 @@ TrainSummary Trainer::fit() {
 
   TrainSummary summary;
   int64_t epochs_done = 0;
+  if (world > 1 && !checkpoint_path_.empty() && std::filesystem::exists(checkpoint_path_)) {
+    fail(
+        "checkpoint {}: resuming a run of {} processes is not supported yet (each process's "
+        "queue and random state would have to be saved); delete it to start the run afresh",
+        checkpoint_path_, world);
+  }
   if (load_checkpoint(epochs_done, optimizer)) {
     summary.first_epoch = epochs_done;
   } else {
@@ -211,6 +254,7 @@ TrainSummary Trainer::fit() {
       }();
       optimizer.zero_grad();
       out.loss.backward();
+      if (world > 1) average_gradients(method_.module(), collective_);
       method_.after_backward(ctx);
       optimizer.step();
       method_.after_step(ctx);
@@ -252,6 +296,15 @@ TrainSummary Trainer::fit() {
       }
     }
     const double seconds = epoch_clock.seconds();
+    if (world > 1) {
+      // The epoch's mean over every process's steps (each loss is its process's batch mean).
+      collective_.all_reduce_sum(loss_sum);
+      loss_sum.div_(static_cast<double>(world));
+      for (auto& log : log_sums) {
+        collective_.all_reduce_sum(log.sum);
+        log.sum.div_(static_cast<double>(world));
+      }
+    }
     const double mean_loss = loss_sum.item<double>() / static_cast<double>(step);
     if (!std::isfinite(mean_loss)) {
       fail("training diverged: the mean loss of epoch {} is {}", epoch, mean_loss);

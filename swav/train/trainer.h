@@ -19,6 +19,15 @@ class LarcSgd;
 /// place (tensor identity kept, so optimisers built before or after see the same tensors).
 void to_channels_last(torch::nn::Module& module);
 
+/// Copies rank 0's parameters and buffers into every process's `module` (a multi-process run
+/// starts from one set of weights).
+void broadcast_state(torch::nn::Module& module, Collective& collective);
+
+/// Replaces every defined parameter gradient of `module` by its mean over the processes (one
+/// all-reduce per dtype over a flat buffer). With each process's loss the mean over its own
+/// batch, this is the gradient of the mean loss over the global batch.
+void average_gradients(torch::nn::Module& module, Collective& collective);
+
 /// What fit() did.
 struct TrainSummary {
   int64_t first_epoch = 0;             // 0 for a fresh run, else the epoch resumed at

@@ -17,8 +17,12 @@
 #include <sstream>
 #include <thread>
 
+#include "helpers.h"
 #include "swav/core/sinkhorn.h"
+#include "swav/data/image_set.h"
 #include "swav/dist/launch.h"
+#include "swav/run/registry.h"
+#include "swav/train/trainer.h"
 
 extern char** environ;
 
@@ -213,6 +217,36 @@ int sinkhorn_split(Collective& c, const std::string& out) {
   return 0;
 }
 
+/// SwAV on the tiny synthetic set for 2 epochs with a global batch of 16 split over the ranks
+/// (multi-crop 2x16 + 2x8, no queue); rank 0 writes the epoch losses and every parameter and
+/// buffer, flattened, to SWAV_DIST_OUT/swav_w<world>.bin. SWAV_DIST_SYNC_BN=0 turns SyncBN off.
+int swav_train(Collective& c, const std::string& out) {
+  auto o = tiny_experiment();
+  o.train.epochs = 2;
+  o.train.batch_size = 16 / c.world_size();
+  const char* sync = std::getenv("SWAV_DIST_SYNC_BN");
+  o.train.sync_bn = sync == nullptr || std::string(sync) != "0";
+  const auto train = load_split(o.data, Split::kTrain);
+  torch::manual_seed(static_cast<uint64_t>(o.train.seed));
+  auto method = make_method(o, train.channels(), train.size());
+  Trainer trainer(o, *method, train, "", c);
+  trainer.set_progress(false);
+  const auto summary = trainer.fit();
+  if (c.rank() != 0) return 0;
+  std::vector<torch::Tensor> parts;
+  for (const auto& metrics : summary.epoch_metrics) {
+    for (const auto& [name, value] : metrics)
+      if (name == "loss") parts.push_back(torch::tensor({value}, torch::kFloat64));
+  }
+  for (const auto& p : method->module().parameters()) parts.push_back(p.detach().reshape({-1}));
+  for (const auto& b : method->module().buffers())
+    if (b.defined() && b.is_floating_point()) parts.push_back(b.detach().reshape({-1}));
+  std::vector<torch::Tensor> as_double;
+  for (const auto& t : parts) as_double.push_back(t.to(torch::kFloat64));
+  write_tensor(out + "/swav_w" + std::to_string(c.world_size()) + ".bin", torch::cat(as_double));
+  return 0;
+}
+
 }  // namespace
 
 int run_rank_scenario(const std::string& scenario) {
@@ -230,6 +264,8 @@ int run_rank_scenario(const std::string& scenario) {
       rc = collectives(*collective, check);
     } else if (scenario == "sinkhorn") {
       rc = sinkhorn_split(*collective, out ? out : ".");
+    } else if (scenario == "swav_train") {
+      rc = swav_train(*collective, out ? out : ".");
     } else if (scenario == "connect") {
       collective->barrier();
     } else {
