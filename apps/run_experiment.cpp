@@ -1,15 +1,20 @@
 // run_experiment experiments/<name>.toml [key=value ...] [--db PATH] [--force] [--quiet]
-//                [--dry-run] [--only PATTERN]
+//                [--dry-run] [--only PATTERN] [--nproc N]
 // run_experiment --keys [PREFIX]
 // Trains and evaluates every trial of an experiment (its [sweep], or the one config), records
 // everything in the SQLite store and prints the results.
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "swav/config/config.h"
+#include "swav/dist/launch.h"
+#include "swav/dist/spawn.h"
 #include "swav/report/run_report.h"
 #include "swav/run/runner.h"
 #include "swav/store/store.h"
@@ -36,6 +41,16 @@ store). Exits 1 if any trial failed. See docs/EXPERIMENTS.md.
                    default and meaning, and exit
   --quiet          no progress lines
   -h, --help       this text
+
+Several processes (Gloo on CPU; train.batch_size is per process, the global batch is
+batch_size x processes; rank 0 writes the store, logs and checkpoints; see docs/DISTRIBUTED.md):
+  --nproc N        start N processes of this run on this machine (no orphans: if one dies, the
+                   others are stopped and the trial is marked failed)
+  under torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, ...) or SLURM's srun (SLURM_PROCID,
+  SLURM_NTASKS, SLURM_JOB_NODELIST) the processes join each other by themselves.
+  --rendezvous-timeout S   seconds to wait for every process to join (default 300)
+  --collective-timeout S   seconds a process waits in one collective, e.g. for rank 0 to finish
+                           evaluating a trial (default 86400)
 )";
 
 /// --keys: the reference of every key, from the field lists (swav/config/fields.h).
@@ -81,11 +96,52 @@ int print_keys(const std::string& prefix) {
 
 }  // namespace
 
+/// A positive number of seconds after `flag`, or -1 (message printed).
+double seconds_arg(int argc, char** argv, int& i, const char* flag) {
+  if (i + 1 >= argc) {
+    fmt::print(stderr, "run_experiment: {} needs a number of seconds\n", flag);
+    return -1;
+  }
+  char* end = nullptr;
+  const double v = std::strtod(argv[++i], &end);
+  if (end == argv[i] || *end != '\0' || !(v > 0)) {
+    fmt::print(stderr, "run_experiment: {} {}: expected a positive number of seconds\n", flag,
+               argv[i]);
+    return -1;
+  }
+  return v;
+}
+
 int main(int argc, char** argv) {
   swav::RunRequest request;
   bool dry_run = false;
+  int nproc = 0;
+  double rendezvous_s = 300, collective_s = 86400;
+  std::vector<std::string> worker_args;  // argv without --nproc N, for the workers it starts
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--nproc") {
+      char* end = nullptr;
+      const long n = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
+      if (i + 1 >= argc || end == argv[i + 1] || *end != '\0' || n < 1 || n > 4096) {
+        fmt::print(stderr, "run_experiment: --nproc needs a number of processes (1 or more)\n");
+        return 2;
+      }
+      nproc = static_cast<int>(n);
+      ++i;
+      continue;
+    }
+    worker_args.push_back(arg);
+    if (arg == "--rendezvous-timeout" || arg == "--collective-timeout") {
+      const double v = seconds_arg(argc, argv, i, arg.c_str());
+      if (v < 0) return 2;
+      (arg == "--rendezvous-timeout" ? rendezvous_s : collective_s) = v;
+      worker_args.push_back(argv[i]);
+      continue;
+    }
+    if (arg == "--db" || arg == "--only") {
+      if (i + 1 < argc) worker_args.push_back(argv[i + 1]);
+    }
     if (arg == "-h" || arg == "--help") {
       fmt::print("{}", kUsage);
       return 0;
@@ -149,8 +205,54 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Several processes: started here (--nproc), or by torchrun / srun (their variables).
+  swav::LaunchInfo launch;
+  try {
+    launch = swav::read_launch_environment();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
+  if (nproc > 0) {
+    if (launch.launcher != "none") {
+      fmt::print(stderr,
+                 "error: --nproc {} under a launcher that already started {} processes ({}); "
+                 "use one or the other\n",
+                 nproc, launch.world_size, launch.launcher);
+      return 2;
+    }
+    try {
+      swav::SpawnOptions spawn;
+      spawn.processes = nproc;
+      return swav::spawn_local_workers(worker_args, spawn);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+  }
+  std::unique_ptr<swav::Collective> collective;
+  if (launch.distributed()) {
+    try {
+      using ms = std::chrono::milliseconds;
+      collective =
+          swav::connect_process_group(launch, ms(static_cast<int64_t>(rendezvous_s * 1000)),
+                                      ms(static_cast<int64_t>(collective_s * 1000)));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+    request.collective = collective.get();
+    if (launch.rank != 0) request.progress = false;  // rank 0 speaks for the run
+  }
+
   try {
     const swav::SweepOutcome sweep = swav::run_sweep(request);
+    if (launch.rank != 0) {
+      // The other ranks: no store of their own; rank 0 reports and records everything.
+      for (const auto& t : sweep.trials)
+        if (!t.outcome.ok) return 1;
+      return sweep.error.empty() ? 0 : 1;
+    }
     if (!sweep.error.empty()) {
       fmt::print(stderr, "\nerror: {}\n", sweep.error);
       if (sweep.error_run_id > 0) {

@@ -1,11 +1,22 @@
 #include "baselines/simclr.h"
 
+#include "swav/util/error.h"
+
 #include "swav/core/losses.h"
 
 namespace swav {
 
 SimclrMethod::SimclrMethod(const MethodSetup& setup, const SimclrOptions& options)
     : options_(options), network_(setup.model, setup.in_channels) {}
+
+void SimclrMethod::on_epoch_start(StepContext& ctx) {
+  if (ctx.collective->world_size() != 1) {
+    fail(
+        "method 'simclr': runs in a single process only for now (world size {}): its negatives "
+        "are not gathered across processes yet",
+        ctx.collective->world_size());
+  }
+}
 
 StepOutput SimclrMethod::step(const Batch& batch, StepContext& ctx) {
   auto crops = device_views(batch.views, ctx);

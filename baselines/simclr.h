@@ -21,6 +21,8 @@ class SimclrMethod : public Method {
   std::string name() const override { return "simclr"; }
   torch::nn::Module& module() override { return *network_; }
   std::shared_ptr<BackboneImpl> encoder() override { return network_->backbone; }
+  /// Refuses several processes: NT-Xent's negatives are not gathered across them yet.
+  void on_epoch_start(StepContext& ctx) override;
   StepOutput step(const Batch& batch, StepContext& ctx) override;
 
   EmbeddingNet& network() { return network_; }

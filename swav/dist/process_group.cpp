@@ -28,7 +28,7 @@ class GlooCollective final : public Collective {
   void all_reduce_sum(torch::Tensor& tensor) override {
     // Gloo works on contiguous CPU tensors; anything else goes through a contiguous CPU copy.
     std::vector<at::Tensor> buffer{staged(tensor)};
-    group_->allreduce(buffer)->wait();
+    wait("all_reduce", [&] { return group_->allreduce(buffer); });
     write_back(tensor, buffer[0]);
   }
 
@@ -36,7 +36,7 @@ class GlooCollective final : public Collective {
     std::vector<at::Tensor> input{staged(tensor)};
     std::vector<std::vector<at::Tensor>> output(1);
     for (int64_t r = 0; r < world_; ++r) output[0].push_back(torch::empty_like(input[0]));
-    group_->allgather(output, input)->wait();
+    wait("all_gather", [&] { return group_->allgather(output, input); });
     return torch::cat(output[0]).to(tensor.device());
   }
 
@@ -44,13 +44,32 @@ class GlooCollective final : public Collective {
     std::vector<at::Tensor> buffer{staged(tensor)};
     c10d::BroadcastOptions options;
     options.rootRank = 0;
-    group_->broadcast(buffer, options)->wait();
+    wait("broadcast", [&] { return group_->broadcast(buffer, options); });
     write_back(tensor, buffer[0]);
   }
 
-  void barrier() override { group_->barrier()->wait(); }
+  void barrier() override {
+    wait("barrier", [&] { return group_->barrier(); });
+  }
 
  private:
+  /// Runs one collective to completion; a peer that died or timed out becomes a UserError that
+  /// says so (gloo's own text kept).
+  template <class Start>
+  void wait(const char* what, const Start& start) {
+    std::string text;
+    try {
+      start()->wait();
+      return;
+    } catch (const c10::Error& e) {
+      text = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      text = e.what();
+    }
+    fail("{} on rank {} of {} failed: another process stopped or did not answer in time ({})", what,
+         rank_, world_, text.substr(0, text.find('\n')));
+  }
+
   static at::Tensor staged(const torch::Tensor& t) {
     TORCH_CHECK(t.defined(), "collective on an undefined tensor");
     return t.device().is_cpu() && t.is_contiguous() ? t : t.to(torch::kCPU).contiguous();
@@ -72,7 +91,8 @@ std::string where(const LaunchInfo& launch) {
 }  // namespace
 
 std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
-                                                  std::chrono::milliseconds timeout) {
+                                                  std::chrono::milliseconds timeout,
+                                                  std::chrono::milliseconds collectives) {
   if (!launch.distributed()) return std::make_unique<SingleProcess>();
   const auto seconds = std::chrono::duration<double>(timeout).count();
   c10::intrusive_ptr<c10d::Store> store;
@@ -98,6 +118,9 @@ std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
   }
   // One prefix per run, so a store shared with torchrun's agent keeps our keys apart.
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("swav_bench", store);
+  // The rendezvous (in the constructor) waits at most `timeout`; each collective afterwards at
+  // most `collectives` (setTimeout runs libtorch's own gloo code: nothing here depends on the
+  // layout of gloo's classes).
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   if (const char* iface = std::getenv("GLOO_SOCKET_IFNAME"); iface != nullptr && *iface) {
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
@@ -108,6 +131,7 @@ std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
   try {
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         prefixed, static_cast<int>(launch.rank), static_cast<int>(launch.world_size), options);
+    group->setTimeout(collectives);
     return std::make_unique<GlooCollective>(std::move(group), launch.rank, launch.world_size);
   } catch (const std::exception& e) {
     fail(

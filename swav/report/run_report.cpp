@@ -30,15 +30,20 @@ std::string format_run_results(const Store& store, int64_t run_id) {
     // The resolved config of the run tells K (for ln K) and the setting.
     options = parse_experiment(run->config_toml, "store run " + std::to_string(run_id));
     prototypes = options.model.prototypes.empty() ? 0 : options.model.prototypes[0];
-    config_line = fmt::format("{} on {}, {} {}, {} epochs x batch {}, crops {}", options.method,
-                              options.data.format, options.model.arch,
-                              fmt::join(options.model.prototypes, "+"), options.train.epochs,
-                              options.train.batch_size, [&] {
-                                std::vector<std::string> g;
-                                for (auto& c : options.augment.crops)
-                                  g.push_back(fmt::format("{}x{}", c.count, c.size));
-                                return fmt::format("{}", fmt::join(g, "+"));
-                              }());
+    const std::string batch =
+        run->world_size > 1
+            ? fmt::format("{} x {} processes = {}", options.train.batch_size, run->world_size,
+                          options.train.batch_size * run->world_size)
+            : std::to_string(options.train.batch_size);
+    config_line =
+        fmt::format("{} on {}, {} {}, {} epochs x batch {}, crops {}", options.method,
+                    options.data.format, options.model.arch,
+                    fmt::join(options.model.prototypes, "+"), options.train.epochs, batch, [&] {
+                      std::vector<std::string> g;
+                      for (auto& c : options.augment.crops)
+                        g.push_back(fmt::format("{}x{}", c.count, c.size));
+                      return fmt::format("{}", fmt::join(g, "+"));
+                    }());
   } catch (const std::exception&) {
   }
 

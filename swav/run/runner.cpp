@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -29,9 +30,39 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+/// What rank 0 tells the other ranks about each selected trial.
+enum class Decision : int64_t { kSkip = 0, kTrain = 1 };
+
+void send_decision(Collective& collective, Decision decision) {
+  auto value = torch::tensor({static_cast<int64_t>(decision)}, torch::kInt64);
+  collective.broadcast(value);
+}
+
+Decision receive_decision(Collective& collective) {
+  auto value = torch::zeros({1}, torch::kInt64);
+  collective.broadcast(value);
+  return static_cast<Decision>(value.item<int64_t>());
+}
+
+/// Trains on one process of several: the rank 0's Trainer's partner, no store, no evaluation.
+void train_as_follower(const ExperimentOptions& options, const std::string& trial_dir,
+                       Collective& collective) {
+  const auto device = parse_device(options.train.device);
+  if (options.train.threads > 0) at::set_num_threads(static_cast<int>(options.train.threads));
+  const ImageSet train = load_split(options.data, Split::kTrain);
+  torch::manual_seed(static_cast<uint64_t>(options.train.seed));
+  auto method = make_method(options, train.channels(), train.size());
+  method->module().to(device);
+  Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string(),
+                  collective);
+  trainer.set_progress(false);
+  trainer.fit();
+}
+
 // Trains and evaluates; the caller handles errors.
 void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t run_id,
-                        const std::string& trial_dir, bool progress, const std::string& label) {
+                        const std::string& trial_dir, bool progress, const std::string& label,
+                        Collective& collective) {
   const auto device = parse_device(options.train.device);
   if (options.train.threads > 0) at::set_num_threads(static_cast<int>(options.train.threads));
 
@@ -60,7 +91,8 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
     store.log_evals(run_id, rows, {"knn_init"});  // all rows or none, even under a kill
   }
 
-  Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string());
+  Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string(),
+                  collective);
   trainer.set_progress(progress, label);
   trainer.on_epoch([&](int64_t epoch, const Scalars& metrics) {
     store.drop_metrics_after(run_id, epoch - 1);  // rows left by an interrupted attempt
@@ -110,8 +142,18 @@ std::string run_root_of(const ExperimentOptions& options) {
 }
 
 RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& store,
-                     const RunRequest& request, const std::string& owner) {
+                     const RunRequest& request, const std::string& owner, Collective& collective) {
   const ExperimentOptions& options = trial.options;
+  // The other ranks learn whether this trial is trained: exactly one decision per trial.
+  bool decided = false;
+  auto decide = [&](Decision d) {
+    if (collective.world_size() > 1 && !decided) send_decision(collective, d);
+    decided = true;
+  };
+  struct SkipUnlessDecided {
+    std::function<void()> send;
+    ~SkipUnlessDecided() { send(); }
+  } skip_unless_decided{[&] { decide(Decision::kSkip); }};
   RunOutcome outcome;
   outcome.db_path = store.path();
   RunInfo info;
@@ -123,6 +165,7 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
   info.config_toml = to_toml(options);
   info.seed = options.train.seed;
   info.device = options.train.device;
+  info.world_size = collective.world_size();
 
   // A checkpoint counts only if the folder holds this config (a folder is named by the trial, and
   // the rest of the file may have changed since).
@@ -177,7 +220,9 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
       const std::string label = trial.name == "main"
                                     ? fmt::format("[{}] ", options.name)
                                     : fmt::format("[{} {}] ", options.name, trial.name);
-      train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label);
+      decide(Decision::kTrain);
+      train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label,
+                         collective);
       store.finish_run(outcome.run_id, true);
       outcome.ok = true;
     } catch (const UserError& e) {
@@ -220,13 +265,54 @@ bool SweepOutcome::ok() const {
   return true;
 }
 
+/// A rank other than 0: trains each trial rank 0 says it trains, with the same options and
+/// folder; errors are reported per trial (rank 0 records them).
+SweepOutcome follow_sweep(const RunRequest& request, const std::vector<const Trial*>& selected,
+                          Collective& collective) {
+  SweepOutcome sweep;
+  for (const Trial* trial : selected) {
+    if (receive_decision(collective) != Decision::kTrain) continue;
+    TrialReport report;
+    report.trial = *trial;
+    report.trial_dir = (fs::path(run_root_of(trial->options)) / trial->folder).string();
+    Stopwatch clock;
+    try {
+      train_as_follower(trial->options, report.trial_dir, collective);
+      report.outcome.ok = true;
+    } catch (const UserError& e) {
+      report.outcome.error = e.what();
+    } catch (const c10::Error& e) {
+      report.outcome.error = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      report.outcome.error = e.what();
+    }
+    if (!report.outcome.ok) {
+      fmt::print(stderr, "rank {}: trial '{}' failed: {}\n", collective.rank(), trial->name,
+                 report.outcome.error);
+    }
+    report.seconds = clock.seconds();
+    sweep.trials.push_back(std::move(report));
+  }
+  return sweep;
+}
+
 SweepOutcome run_sweep(const RunRequest& request) {
   SweepOutcome sweep;
+  Collective& collective = request.collective ? *request.collective : single_process();
   ExperimentPlan plan;
   try {
     plan = load_plan(request.config_path, request.overrides);
   } catch (const UserError& e) {
     sweep.error = e.what();
+  }
+  if (collective.rank() != 0) {
+    // Every rank reads the same file: an error here is rank 0's too, and it records it.
+    if (!sweep.error.empty()) return sweep;
+    std::vector<const Trial*> selected;
+    for (const auto& t : plan.trials) {
+      if (request.only.empty() || trial_matches(t.name, request.only)) selected.push_back(&t);
+    }
+    return follow_sweep(request, selected, collective);
   }
   std::string db = request.db;
   if (db.empty()) {
@@ -281,6 +367,7 @@ SweepOutcome run_sweep(const RunRequest& request) {
     Stopwatch trial_clock;
     if (!trial.error.empty()) {
       // Only this trial's values are wrong: record it as failed and go on with the others.
+      if (collective.world_size() > 1) send_decision(collective, Decision::kSkip);
       RunInfo info;
       info.git_revision = git_revision();
       info.versions = library_versions();
@@ -293,7 +380,7 @@ SweepOutcome run_sweep(const RunRequest& request) {
       store.finish_run(report.outcome.run_id, false, trial.error);
       report.trial_dir = "";
     } else {
-      report.outcome = run_trial(trial, report.trial_dir, store, request, owner);
+      report.outcome = run_trial(trial, report.trial_dir, store, request, owner, collective);
     }
     report.seconds = trial_clock.seconds();
     if (!report.outcome.skipped && !report.outcome.busy) {

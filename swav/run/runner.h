@@ -6,6 +6,7 @@
 
 #include "swav/config/config.h"
 #include "swav/config/options.h"
+#include "swav/dist/collective.h"
 #include "swav/store/store.h"
 #include "swav/train/trainer.h"
 
@@ -20,6 +21,9 @@ struct RunRequest {
   bool progress = true;                // progress lines on stdout
   std::string only;                    // run only trials matching this (trial_matches); "" = all
   double stale_seconds = Store::kStaleSeconds;  // a claim without heartbeat this long is free
+  /// The processes of a multi-process run (swav/dist/launch.h); null: this process alone. Rank 0
+  /// holds the store, the claims, the logs and the checkpoints and evaluates; every rank trains.
+  Collective* collective = nullptr;
 };
 
 struct RunOutcome {
@@ -58,6 +62,11 @@ struct SweepOutcome {
 /// failed one with a checkpoint resumes. Every error of a trial (data, NaN loss) is caught,
 /// recorded in its row (status 'failed', error text), and the sweep goes on. An unreadable or
 /// invalid file is recorded as one failed run. Prints per-trial progress with the sweep's ETA.
+///
+/// With request.collective of several processes, rank 0 does all of the above and, for each
+/// trial, tells the other ranks whether it is trained; they train it with rank 0 (gradients,
+/// batch-norm statistics and Sinkhorn over all of them) and never touch the store or the trial
+/// folder. Their SweepOutcome lists the trials they trained, with any error they met.
 SweepOutcome run_sweep(const RunRequest& request);
 
 /// run_sweep for an experiment of one trial; for a sweep, the outcome of the first failed trial,

@@ -271,8 +271,15 @@ TrainSummary Trainer::fit() {
       ++steps_done;
       const bool last = step == iters_per_epoch;
       if (step % train.log_every == 0 || last) {
-        // The loss is read from the device only here, once per logging interval.
-        last_loss = out.loss.item<double>();
+        // The loss is read from the device only here, once per logging interval. With several
+        // processes it is the mean over them, so all of them stop at the same step on a NaN.
+        if (world > 1) {
+          auto loss = out.loss.detach().to(torch::kCPU, torch::kFloat64).reshape({1}).clone();
+          collective_.all_reduce_sum(loss);
+          last_loss = loss.item<double>() / static_cast<double>(world);
+        } else {
+          last_loss = out.loss.item<double>();
+        }
         if (!std::isfinite(last_loss)) {
           fail(
               "training diverged: the loss is {} at epoch {} iteration {} (lr {:.4g}); lower "

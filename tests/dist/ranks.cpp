@@ -254,7 +254,10 @@ int run_rank_scenario(const std::string& scenario) {
     const auto launch = read_launch_environment();
     const char* timeout_ms = std::getenv("SWAV_DIST_TIMEOUT_MS");
     const auto timeout = std::chrono::milliseconds(timeout_ms ? std::atol(timeout_ms) : 30000);
-    auto collective = connect_process_group(launch, timeout);
+    const char* collective_ms = std::getenv("SWAV_DIST_COLLECTIVE_TIMEOUT_MS");
+    const auto collective_timeout =
+        std::chrono::milliseconds(collective_ms ? std::atol(collective_ms) : 60000);
+    auto collective = connect_process_group(launch, timeout, collective_timeout);
     Checks check{collective->rank()};
     check.expect(collective->rank() == launch.rank, "rank() is RANK");
     check.expect(collective->world_size() == launch.world_size, "world_size() is WORLD_SIZE");
@@ -266,6 +269,11 @@ int run_rank_scenario(const std::string& scenario) {
       rc = sinkhorn_split(*collective, out ? out : ".");
     } else if (scenario == "swav_train") {
       rc = swav_train(*collective, out ? out : ".");
+    } else if (scenario == "slow_peer") {
+      // Rank 1 joins the barrier 4 s late: longer than a short rendezvous timeout, shorter
+      // than the collectives' timeout, which is what must apply.
+      if (collective->rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(4));
+      collective->barrier();
     } else if (scenario == "connect") {
       collective->barrier();
     } else {

@@ -143,12 +143,30 @@ TEST_CASE("SwAV on 2 processes of batch 8 trains as 1 process of batch 16",
   fs::remove_all(dir);
 }
 
+TEST_CASE("collectives wait for the collective timeout, not the rendezvous timeout",
+          "[dist][distributed]") {
+  const auto dir = fresh_dir("slow_peer");
+  require_all_passed(swav::test::run_world(
+      "slow_peer", 2, dir,
+      {{"SWAV_DIST_TIMEOUT_MS", "2000"}, {"SWAV_DIST_COLLECTIVE_TIMEOUT_MS", "20000"}}));
+  // And with a collective timeout shorter than the delay, rank 0 gives up.
+  const auto results = swav::test::run_world(
+      "slow_peer", 2, dir,
+      {{"SWAV_DIST_TIMEOUT_MS", "2000"}, {"SWAV_DIST_COLLECTIVE_TIMEOUT_MS", "1000"}});
+  INFO(results[0].output);
+  CHECK(results[0].exit_code == 3);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a rank whose master never answers fails in time and names the address",
           "[dist][distributed]") {
   // Rank 1 of 2 alone: nobody serves the store.
   const auto dir = fresh_dir("no_master");
+  // Rendezvous timeout 2 s; the collectives' 60 s must not stretch the rendezvous.
+  const auto start = std::chrono::steady_clock::now();
   const auto results = swav::test::run_ranks(
       "connect", 2, {1}, dir, {{"SWAV_DIST_TIMEOUT_MS", "2000"}}, std::chrono::seconds(30));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
   REQUIRE(results.size() == 1);
   INFO(results[0].output);
   CHECK(results[0].exit_code == 3);
@@ -160,8 +178,11 @@ TEST_CASE("a rank whose master never answers fails in time and names the address
 TEST_CASE("a rank that never arrives stops the others in time", "[dist][distributed]") {
   // Rank 0 of 2 alone: it serves the store, but rank 1 never joins.
   const auto dir = fresh_dir("missing_rank");
+  // Rendezvous timeout 2 s; the collectives' 60 s must not stretch the rendezvous.
+  const auto start = std::chrono::steady_clock::now();
   const auto results = swav::test::run_ranks(
       "connect", 2, {0}, dir, {{"SWAV_DIST_TIMEOUT_MS", "2000"}}, std::chrono::seconds(30));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
   REQUIRE(results.size() == 1);
   INFO(results[0].output);
   CHECK(results[0].exit_code == 3);
