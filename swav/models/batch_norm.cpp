@@ -22,6 +22,18 @@ std::vector<int64_t> channel_shape(const torch::Tensor& x) {
   return shape;
 }
 
+/// Per-channel sums over every dimension but 1, accumulated in float64 (no float64 copy of x).
+torch::Tensor channel_sums(const torch::Tensor& x) {
+  return x.sum(reduce_dims(x), /*keepdim=*/false, torch::kFloat64);
+}
+
+/// Per-channel coefficients as a broadcastable float tensor of x's dtype.
+torch::Tensor per_channel(const torch::Tensor& c, const torch::Tensor& x) {
+  return c.to(x.scalar_type()).view(channel_shape(x));
+}
+
+// Only per-channel quantities are computed in float64; the passes over x are float32 ops of the
+// form a_c * x + b_c, as torch's own batch norm does.
 class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
@@ -30,12 +42,10 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
                                double momentum, double eps, int64_t collective_address) {
     auto& collective = *reinterpret_cast<Collective*>(collective_address);
     const int64_t channels = x.size(1);
-    const auto dims = reduce_dims(x);
-    const auto x64 = x.to(torch::kFloat64);
     // One all-reduce for [sum, sum of squares, count] of every channel.
-    auto stats =
-        torch::cat({x64.sum(dims), (x64 * x64).sum(dims),
-                    torch::full({1}, static_cast<double>(x.numel() / channels), x64.options())});
+    auto stats = torch::cat({channel_sums(x), channel_sums(x.square()),
+                             torch::full({1}, static_cast<double>(x.numel() / channels),
+                                         torch::TensorOptions().dtype(torch::kFloat64))});
     collective.all_reduce_sum(stats);
     const auto n = stats[2 * channels];
     const auto mean = stats.narrow(0, 0, channels) / n;
@@ -48,14 +58,14 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
       running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype()), momentum);
       running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype()), momentum);
     }
-    const auto shape = channel_shape(x);
-    const auto x_hat = (x64 - mean.view(shape)) * invstd.view(shape);
-    auto y = x_hat;
-    if (weight.defined()) y = y * weight.to(torch::kFloat64).view(shape);
-    if (bias.defined()) y = y + bias.to(torch::kFloat64).view(shape);
+    // y = (x - mean) * invstd * w + b = scale * x + shift.
+    auto scale = invstd;
+    if (weight.defined()) scale = scale * weight.to(torch::kFloat64);
+    auto shift = -mean * scale;
+    if (bias.defined()) shift = shift + bias.to(torch::kFloat64);
     ctx->save_for_backward({x, weight, mean, invstd, n});
     ctx->saved_data["collective"] = collective_address;
-    return y.to(x.dtype());
+    return torch::addcmul(per_channel(shift, x), x, per_channel(scale, x));
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
@@ -67,27 +77,36 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     const auto& n = saved[4];
     auto& collective = *reinterpret_cast<Collective*>(ctx->saved_data["collective"].toInt());
     const int64_t channels = x.size(1);
-    const auto dims = reduce_dims(x);
-    const auto shape = channel_shape(x);
-    const auto dy = grad_outputs[0].to(torch::kFloat64);
-    const auto x_hat = (x.to(torch::kFloat64) - mean.view(shape)) * invstd.view(shape);
-    const auto sum_dy = dy.sum(dims);
-    const auto sum_dy_xhat = (dy * x_hat).sum(dims);
+    const auto dy = grad_outputs[0].contiguous(x.suggest_memory_format());
+    // sum(dy) and sum(dy * x_hat) = invstd * (sum(dy * x) - mean * sum(dy)), per channel.
+    const auto sum_dy = channel_sums(dy);
+    const auto sum_dy_xhat = invstd * (channel_sums(dy * x) - mean * sum_dy);
     // This process's parameter gradients (the Trainer averages them over processes like all
     // others); the input gradient needs the sums of every process.
     torch::Tensor grad_weight, grad_bias;
-    if (weight.defined()) grad_weight = sum_dy_xhat.to(weight.dtype());
-    if (weight.defined()) grad_bias = sum_dy.to(weight.dtype());
+    if (weight.defined()) {
+      grad_weight = sum_dy_xhat.to(weight.dtype());
+      grad_bias = sum_dy.to(weight.dtype());
+    }
     auto sums = torch::cat({sum_dy, sum_dy_xhat});
     collective.all_reduce_sum(sums);
     const auto mean_dy = sums.narrow(0, 0, channels) / n;
     const auto mean_dy_xhat = sums.narrow(0, channels, channels) / n;
+    // dx = scale * (dy - mean_dy - x_hat * mean_dy_xhat) = k_dy * dy + k_x * x + k_1.
     auto scale = invstd;
     if (weight.defined()) scale = scale * weight.to(torch::kFloat64);
-    const auto dx =
-        (dy - mean_dy.view(shape) - x_hat * mean_dy_xhat.view(shape)) * scale.view(shape);
-    return {dx.to(x.dtype()), grad_weight,     grad_bias,       torch::Tensor(),
-            torch::Tensor(),  torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const auto k_x = -scale * invstd * mean_dy_xhat;
+    const auto k_1 = scale * (invstd * mean_dy_xhat * mean - mean_dy);
+    const auto dx = torch::addcmul(torch::addcmul(per_channel(k_1, x), x, per_channel(k_x, x)), dy,
+                                   per_channel(scale, x));
+    return {dx,
+            grad_weight,
+            grad_bias,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 

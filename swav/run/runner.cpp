@@ -135,6 +135,11 @@ void remove_checkpoints(const std::string& trial_dir) {
   std::error_code ec;
   fs::remove(fs::path(trial_dir) / "checkpoint.pt", ec);
   fs::remove(fs::path(trial_dir) / "checkpoint.pt.tmp", ec);
+  // The other ranks' parts of a multi-process checkpoint (checkpoint.pt.rank<r>.epoch<e>).
+  for (const auto& entry : fs::directory_iterator(trial_dir, ec)) {
+    if (entry.path().filename().string().rfind("checkpoint.pt.rank", 0) == 0)
+      fs::remove(entry.path(), ec);
+  }
 }
 
 std::string run_root_of(const ExperimentOptions& options) {

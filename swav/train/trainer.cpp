@@ -111,24 +111,63 @@ void average_gradients(torch::nn::Module& module, Collective& collective) {
   }
 }
 
-void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
+namespace {
+
+/// Rank r's part of a multi-process checkpoint: its method state (SwAV's queue holds its own
+/// features) and random state, for the checkpoint of `epochs_done` epochs.
+std::string rank_file(const std::string& checkpoint, int64_t rank, int64_t epochs_done) {
+  return fmt::format("{}.rank{}.epoch{}", checkpoint, rank, epochs_done);
+}
+
+/// Written next to the target, then renamed: a kill never leaves a half-written file.
+void save_atomically(torch::serialize::OutputArchive& archive, const std::string& path) {
   namespace fs = std::filesystem;
-  torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive model;
-  method_.module().save(model);
-  archive.write("model", model);
-  torch::serialize::OutputArchive optim;
-  optimizer.save(optim);
-  archive.write("optimizer", optim);
-  method_.save_state(archive);
-  archive.write("meta/epochs_done", torch::tensor(epochs_done));
-  archive.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
-  // Written next to the target, then renamed: a kill never leaves a half-written checkpoint.
-  const fs::path target(checkpoint_path_);
+  const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   const fs::path tmp = target.string() + ".tmp";
   archive.save_to(tmp.string());
   fs::rename(tmp, target);
+}
+
+}  // namespace
+
+void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
+  const int64_t world = collective_.world_size(), rank = collective_.rank();
+  if (world > 1) {
+    // Every rank but 0 writes its part first; rank 0's checkpoint, written after all of them, is
+    // what makes the epoch's checkpoint exist. Parts of older epochs go once it does.
+    if (rank > 0) {
+      torch::serialize::OutputArchive part;
+      method_.save_state(part);
+      part.write("meta/epochs_done", torch::tensor(epochs_done));
+      part.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+      save_atomically(part, rank_file(checkpoint_path_, rank, epochs_done));
+    }
+    collective_.barrier();
+  }
+  if (rank == 0) {
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive model;
+    method_.module().save(model);
+    archive.write("model", model);
+    torch::serialize::OutputArchive optim;
+    optimizer.save(optim);
+    archive.write("optimizer", optim);
+    method_.save_state(archive);
+    archive.write("meta/epochs_done", torch::tensor(epochs_done));
+    archive.write("meta/world_size", torch::tensor(world));
+    archive.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+    save_atomically(archive, checkpoint_path_);
+  }
+  if (world > 1) {
+    collective_.barrier();
+    if (rank > 0) {
+      for (int64_t e = 0; e < epochs_done; ++e) {
+        std::error_code ec;
+        std::filesystem::remove(rank_file(checkpoint_path_, rank, e), ec);
+      }
+    }
+  }
 }
 
 bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
@@ -140,6 +179,17 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
     fail("checkpoint {}: cannot be read ({}); delete it to start the run afresh", checkpoint_path_,
          e.what_without_backtrace());
   }
+  // Checkpoints from before multi-process runs hold no world size: one process wrote them.
+  int64_t saved_world = 1;
+  if (torch::Tensor w; archive.try_read("meta/world_size", w)) saved_world = w.item<int64_t>();
+  const int64_t world = collective_.world_size();
+  if (saved_world != world) {
+    fail(
+        "checkpoint {}: written by a run of {} process(es), this run has {}; resume with {} "
+        "(the per-process queues and random states cannot be split or merged exactly), or delete "
+        "it to start the run afresh",
+        checkpoint_path_, saved_world, world, saved_world);
+  }
   torch::serialize::InputArchive model, optim;
   archive.read("model", model);
   method_.module().load(model);
@@ -149,9 +199,24 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
   torch::Tensor done, rng;
   archive.read("meta/epochs_done", done);
   archive.read("meta/rng_cpu", rng);
+  epochs_done = done.item<int64_t>();
+  if (collective_.rank() > 0) {
+    // This rank's own method state and random state, of the same epoch.
+    const std::string part_path = rank_file(checkpoint_path_, collective_.rank(), epochs_done);
+    torch::serialize::InputArchive part;
+    try {
+      part.load_from(part_path, device_);
+    } catch (const c10::Error& e) {
+      fail(
+          "checkpoint {}: rank {}'s part {} cannot be read ({}); the trial folder must be on a "
+          "file system every process sees; delete the checkpoint to start afresh",
+          checkpoint_path_, collective_.rank(), part_path, e.what_without_backtrace());
+    }
+    method_.load_state(part);
+    part.read("meta/rng_cpu", rng);
+  }
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the global state
   generator.set_state(rng.cpu());
-  epochs_done = done.item<int64_t>();
   return true;
 }
 
@@ -194,12 +259,6 @@ TrainSummary Trainer::fit() {
 
   TrainSummary summary;
   int64_t epochs_done = 0;
-  if (world > 1 && !checkpoint_path_.empty() && std::filesystem::exists(checkpoint_path_)) {
-    fail(
-        "checkpoint {}: resuming a run of {} processes is not supported yet (each process's "
-        "queue and random state would have to be saved); delete it to start the run afresh",
-        checkpoint_path_, world);
-  }
   if (load_checkpoint(epochs_done, optimizer)) {
     summary.first_epoch = epochs_done;
   } else {
@@ -345,8 +404,7 @@ TrainSummary Trainer::fit() {
            epoch + 1, findings[0].what, fmt::join(findings[0].remedies, "; "));
     }
     const bool final_epoch = epoch + 1 == train.epochs;
-    if (!checkpoint_path_.empty() && collective_.rank() == 0 &&
-        (final_epoch || (epoch + 1) % train.checkpoint_every == 0)) {
+    if (!checkpoint_path_.empty() && (final_epoch || (epoch + 1) % train.checkpoint_every == 0)) {
       save_checkpoint(epoch + 1, optimizer);
     }
   }

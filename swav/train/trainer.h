@@ -40,7 +40,10 @@ struct TrainSummary {
 /// per-epoch metrics (loss, lr, seconds, images_per_sec, plus the method's own), a progress line
 /// with an ETA, and checkpoints every `train.checkpoint_every` epochs and at the end. A checkpoint
 /// holds the model, optimiser state, the method's state (queues, banks), the schedule position and
-/// the RNG state, so a run resumed from it continues exactly as if it had not stopped.
+/// the RNG state, so a run resumed from it continues exactly as if it had not stopped. With
+/// several processes, rank 0 writes that file (with the world size) and every other rank r writes
+/// its own method state and RNG state to `<checkpoint>.rank<r>.epoch<e>` before it; a resume needs
+/// the same number of processes and a folder every process sees.
 class Trainer {
  public:
   /// Called after each epoch with its 0-based index and metrics (the runner writes them to the

@@ -226,11 +226,16 @@ int swav_train(Collective& c, const std::string& out) {
   o.train.batch_size = 16 / c.world_size();
   const char* sync = std::getenv("SWAV_DIST_SYNC_BN");
   o.train.sync_bn = sync == nullptr || std::string(sync) != "0";
+  // Optional: a queue (SWAV_DIST_QUEUE rows in all), a checkpoint file, and a stop after some
+  // epochs, for the resume test.
+  if (const char* queue = std::getenv("SWAV_DIST_QUEUE")) o.swav.queue_length = std::atol(queue);
+  const char* checkpoint = std::getenv("SWAV_DIST_CHECKPOINT");
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(static_cast<uint64_t>(o.train.seed));
   auto method = make_method(o, train.channels(), train.size());
-  Trainer trainer(o, *method, train, "", c);
+  Trainer trainer(o, *method, train, checkpoint ? checkpoint : "", c);
   trainer.set_progress(false);
+  if (const char* stop = std::getenv("SWAV_DIST_STOP_AFTER")) trainer.stop_after(std::atol(stop));
   const auto summary = trainer.fit();
   if (c.rank() != 0) return 0;
   std::vector<torch::Tensor> parts;

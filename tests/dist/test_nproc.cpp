@@ -151,7 +151,7 @@ TEST_CASE(
     "run_experiment --nproc: a killed worker stops the run, leaves no process, fails the trial",
     "[dist][distributed][cli]") {
   Space space;
-  const auto file = write_experiment(space, 400);  // far longer than the test waits
+  const auto file = write_experiment(space, 20);  // about 15 s: longer than the kill takes
   const auto log = space.path("log.txt");
   const pid_t launcher = start({file, "train.batch_size=8", "--nproc", "2"}, log);
   // Wait until both workers train (the store has the run and the first epoch's metrics).
@@ -184,6 +184,19 @@ TEST_CASE(
   CHECK(runs[0].status == "failed");
   CHECK(runs[0].world_size == 2);
   CHECK_THAT(runs[0].error, Contains("another process stopped"));
+
+  // The same command again resumes the failed run from its checkpoint and finishes it.
+  const auto again = space.path("again.txt");
+  const int rerun = wait_for(start({file, "train.batch_size=8", "--nproc", "2"}, again),
+                             std::chrono::seconds(240));
+  INFO("re-run output:\n" << read_all(again));
+  CHECK(rerun == 0);
+  CHECK_THAT(read_all(again), Contains("resuming from its checkpoint"));
+  const auto after = store.runs("nproc");
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].id == runs[0].id);
+  CHECK(after[0].status == "done");
+  CHECK(losses(store, after[0].id).size() == 20);
 }
 
 TEST_CASE("run_experiment under torchrun joins torchrun's store and trains on its ranks",
