@@ -29,27 +29,6 @@ void remember_signal(int sig) {
   g_forward_signal = sig;
 }
 
-int free_local_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) fail("--nproc: cannot open a socket to find a free port: {}", std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) fail("--nproc: cannot find a free TCP port on 127.0.0.1");
-  return ntohs(addr.sin_port);
-}
-
-std::string self_executable() {
-  char buffer[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (n <= 0) fail("--nproc: cannot find this program's path (/proc/self/exe)");
-  return std::string(buffer, static_cast<size_t>(n));
-}
-
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
@@ -63,6 +42,27 @@ int exit_code_of(int status) {
 }
 
 }  // namespace
+
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) fail("cannot open a socket to find a free port: {}", std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) fail("cannot find a free TCP port on 127.0.0.1");
+  return ntohs(addr.sin_port);
+}
+
+std::string self_executable() {
+  char buffer[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+  if (n <= 0) fail("cannot find this program's path (/proc/self/exe)");
+  return std::string(buffer, static_cast<size_t>(n));
+}
 
 int spawn_local_workers(const std::vector<std::string>& args, const SpawnOptions& options) {
   if (options.processes < 1) fail("--nproc {}: expected at least 1 process", options.processes);

@@ -16,6 +16,12 @@ struct SpawnOptions {
   std::chrono::seconds grace{20};
 };
 
+/// A TCP port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, close).
+int free_local_port();
+
+/// The path of the running executable (/proc/self/exe).
+std::string self_executable();
+
 /// Starts `options.processes` copies of the running executable with `args` (argv without the
 /// program name and without --nproc), each with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 /// MASTER_ADDR and MASTER_PORT set; every worker dies with this process (PR_SET_PDEATHSIG), and

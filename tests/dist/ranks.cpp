@@ -1,10 +1,8 @@
 #include "dist/ranks.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 #include "swav/core/sinkhorn.h"
 #include "swav/data/image_set.h"
 #include "swav/dist/launch.h"
+#include "swav/dist/spawn.h"
 #include "swav/run/registry.h"
 #include "swav/train/trainer.h"
 
@@ -29,13 +28,6 @@ extern char** environ;
 namespace swav::test {
 
 namespace {
-
-std::string self_path() {
-  char buffer[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
-  return std::string(buffer, static_cast<size_t>(n));
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -56,28 +48,14 @@ bool is_launch_variable(const std::string& entry) {
 }  // namespace
 
 int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
+  return free_local_port();
 }
 
 std::vector<RankResult> run_ranks(const std::string& scenario, int world,
                                   const std::vector<int>& ranks, const std::string& dir,
                                   const std::map<std::string, std::string>& env,
                                   std::chrono::seconds deadline) {
-  const std::string exe = self_path();
+  const std::string exe = self_executable();
   const int port = free_port();
   std::vector<pid_t> pids;
   std::vector<std::string> logs;
