@@ -94,8 +94,6 @@ int print_keys(const std::string& prefix) {
   return 0;
 }
 
-}  // namespace
-
 /// A positive number of seconds after `flag`, or -1 (message printed).
 double seconds_arg(int argc, char** argv, int& i, const char* flag) {
   if (i + 1 >= argc) {
@@ -112,12 +110,13 @@ double seconds_arg(int argc, char** argv, int& i, const char* flag) {
   return v;
 }
 
+}  // namespace
+
 int main(int argc, char** argv) {
   swav::RunRequest request;
   bool dry_run = false;
   int nproc = 0;
   double rendezvous_s = 300, collective_s = 86400;
-  std::vector<std::string> worker_args;  // argv without --nproc N, for the workers it starts
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--nproc") {
@@ -131,16 +130,11 @@ int main(int argc, char** argv) {
       ++i;
       continue;
     }
-    worker_args.push_back(arg);
     if (arg == "--rendezvous-timeout" || arg == "--collective-timeout") {
       const double v = seconds_arg(argc, argv, i, arg.c_str());
       if (v < 0) return 2;
       (arg == "--rendezvous-timeout" ? rendezvous_s : collective_s) = v;
-      worker_args.push_back(argv[i]);
       continue;
-    }
-    if (arg == "--db" || arg == "--only") {
-      if (i + 1 < argc) worker_args.push_back(argv[i + 1]);
     }
     if (arg == "-h" || arg == "--help") {
       fmt::print("{}", kUsage);
@@ -220,6 +214,15 @@ int main(int argc, char** argv) {
                  "use one or the other\n",
                  nproc, launch.world_size, launch.launcher);
       return 2;
+    }
+    // The workers get this command line without --nproc N.
+    std::vector<std::string> worker_args;
+    for (int i = 1; i < argc; ++i) {
+      if (std::string(argv[i]) == "--nproc") {
+        ++i;
+        continue;
+      }
+      worker_args.emplace_back(argv[i]);
     }
     try {
       swav::SpawnOptions spawn;

@@ -144,12 +144,10 @@ int main(int argc, char** argv) {
     std::map<int, Result> results;
     for (int world : {1, a.nproc}) {
       const std::string out = fmt::format("/tmp/bench_distributed_{}_{}.txt", ::getpid(), world);
-      std::vector<std::string> args = {"--threads", std::to_string(a.threads),
-                                       "--steps",   std::to_string(a.steps),
-                                       "--batch",   std::to_string(a.batch),
-                                       "--out",     out,
-                                       "--nproc",   std::to_string(a.nproc),
-                                       "--workers", std::to_string(a.workers)};
+      std::vector<std::string> args = {
+          "--threads", std::to_string(a.threads), "--steps",   std::to_string(a.steps),
+          "--batch",   std::to_string(a.batch),   "--out",     out,
+          "--nproc",   std::to_string(a.nproc),   "--workers", std::to_string(a.workers)};
       if (!a.sync_bn) args.push_back("--no-sync-bn");
       SpawnOptions spawn;
       spawn.processes = world;

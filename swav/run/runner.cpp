@@ -44,17 +44,32 @@ Decision receive_decision(Collective& collective) {
   return static_cast<Decision>(value.item<int64_t>());
 }
 
-/// Trains on one process of several: the rank 0's Trainer's partner, no store, no evaluation.
-void train_as_follower(const ExperimentOptions& options, const std::string& trial_dir,
-                       Collective& collective) {
-  const auto device = parse_device(options.train.device);
+/// The trial's device, with the process's CPU threads set as the trial asks.
+torch::Device trial_device(const ExperimentOptions& options) {
   if (options.train.threads > 0) at::set_num_threads(static_cast<int>(options.train.threads));
-  const ImageSet train = load_split(options.data, Split::kTrain);
+  return parse_device(options.train.device);
+}
+
+/// The trial's method as every rank builds it: weights seeded by train.seed, on `device`.
+std::unique_ptr<Method> build_method(const ExperimentOptions& options, const ImageSet& train,
+                                     torch::Device device) {
   torch::manual_seed(static_cast<uint64_t>(options.train.seed));
   auto method = make_method(options, train.channels(), train.size());
   method->module().to(device);
-  Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string(),
-                  collective);
+  return method;
+}
+
+std::string checkpoint_of(const std::string& trial_dir) {
+  return (fs::path(trial_dir) / "checkpoint.pt").string();
+}
+
+/// Trains on one process of several: the rank 0's Trainer's partner, no store, no evaluation.
+void train_as_follower(const ExperimentOptions& options, const std::string& trial_dir,
+                       Collective& collective) {
+  const auto device = trial_device(options);
+  const ImageSet train = load_split(options.data, Split::kTrain);
+  auto method = build_method(options, train, device);
+  Trainer trainer(options, *method, train, checkpoint_of(trial_dir), collective);
   trainer.set_progress(false);
   trainer.fit();
 }
@@ -63,8 +78,7 @@ void train_as_follower(const ExperimentOptions& options, const std::string& tria
 void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t run_id,
                         const std::string& trial_dir, bool progress, const std::string& label,
                         Collective& collective) {
-  const auto device = parse_device(options.train.device);
-  if (options.train.threads > 0) at::set_num_threads(static_cast<int>(options.train.threads));
+  const auto device = trial_device(options);
 
   Stopwatch clock;
   const ImageSet train = load_split(options.data, Split::kTrain);
@@ -74,9 +88,7 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
                format_duration(clock.seconds()));
   }
 
-  torch::manual_seed(static_cast<uint64_t>(options.train.seed));
-  auto method = make_method(options, train.channels(), train.size());
-  method->module().to(device);
+  auto method = build_method(options, train, device);
 
   // The same network before training: the baseline every learned feature must beat. Evaluated once
   // per run (the init is deterministic in the seed, so a resumed run would measure the same).
@@ -91,8 +103,7 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
     store.log_evals(run_id, rows, {"knn_init"});  // all rows or none, even under a kill
   }
 
-  Trainer trainer(options, *method, train, (fs::path(trial_dir) / "checkpoint.pt").string(),
-                  collective);
+  Trainer trainer(options, *method, train, checkpoint_of(trial_dir), collective);
   trainer.set_progress(progress, label);
   trainer.on_epoch([&](int64_t epoch, const Scalars& metrics) {
     store.drop_metrics_after(run_id, epoch - 1);  // rows left by an interrupted attempt
@@ -132,33 +143,19 @@ std::string folder_hash(const std::string& trial_dir) {
 }
 
 void remove_checkpoints(const std::string& trial_dir) {
-  std::error_code ec;
-  fs::remove(fs::path(trial_dir) / "checkpoint.pt", ec);
-  fs::remove(fs::path(trial_dir) / "checkpoint.pt.tmp", ec);
-  // The other ranks' parts of a multi-process checkpoint (checkpoint.pt.rank<r>.epoch<e>).
-  for (const auto& entry : fs::directory_iterator(trial_dir, ec)) {
-    if (entry.path().filename().string().rfind("checkpoint.pt.rank", 0) == 0)
-      fs::remove(entry.path(), ec);
-  }
+  remove_checkpoint(checkpoint_of(trial_dir));
 }
 
 std::string run_root_of(const ExperimentOptions& options) {
   return options.run_dir.empty() ? (fs::path("runs") / options.name).string() : options.run_dir;
 }
 
+/// `before_training` runs once, right before the trial trains (not for a skipped, busy or broken
+/// one): run_sweep tells the other ranks there.
 RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& store,
-                     const RunRequest& request, const std::string& owner, Collective& collective) {
+                     const RunRequest& request, const std::string& owner, Collective& collective,
+                     const std::function<void()>& before_training) {
   const ExperimentOptions& options = trial.options;
-  // The other ranks learn whether this trial is trained: exactly one decision per trial.
-  bool decided = false;
-  auto decide = [&](Decision d) {
-    if (collective.world_size() > 1 && !decided) send_decision(collective, d);
-    decided = true;
-  };
-  struct SkipUnlessDecided {
-    std::function<void()> send;
-    ~SkipUnlessDecided() { send(); }
-  } skip_unless_decided{[&] { decide(Decision::kSkip); }};
   RunOutcome outcome;
   outcome.db_path = store.path();
   RunInfo info;
@@ -175,7 +172,7 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
   // A checkpoint counts only if the folder holds this config (a folder is named by the trial, and
   // the rest of the file may have changed since).
   const bool same_config = folder_hash(trial_dir) == trial.hash;
-  const bool has_checkpoint = same_config && fs::exists(fs::path(trial_dir) / "checkpoint.pt");
+  const bool has_checkpoint = same_config && fs::exists(checkpoint_of(trial_dir));
   const Claim claim =
       store.claim_run(info, owner, request.force, has_checkpoint, request.stale_seconds);
   outcome.run_id = claim.run_id;
@@ -225,7 +222,7 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
       const std::string label = trial.name == "main"
                                     ? fmt::format("[{}] ", options.name)
                                     : fmt::format("[{} {}] ", options.name, trial.name);
-      decide(Decision::kTrain);
+      before_training();
       train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label,
                          collective);
       store.finish_run(outcome.run_id, true);
@@ -310,13 +307,13 @@ SweepOutcome run_sweep(const RunRequest& request) {
   } catch (const UserError& e) {
     sweep.error = e.what();
   }
+  std::vector<const Trial*> selected;
+  for (const auto& t : plan.trials) {
+    if (request.only.empty() || trial_matches(t.name, request.only)) selected.push_back(&t);
+  }
   if (collective.rank() != 0) {
     // Every rank reads the same file: an error here is rank 0's too, and it records it.
     if (!sweep.error.empty()) return sweep;
-    std::vector<const Trial*> selected;
-    for (const auto& t : plan.trials) {
-      if (request.only.empty() || trial_matches(t.name, request.only)) selected.push_back(&t);
-    }
     return follow_sweep(request, selected, collective);
   }
   std::string db = request.db;
@@ -340,10 +337,6 @@ SweepOutcome run_sweep(const RunRequest& request) {
     return sweep;
   }
 
-  std::vector<const Trial*> selected;
-  for (const auto& t : plan.trials) {
-    if (request.only.empty() || trial_matches(t.name, request.only)) selected.push_back(&t);
-  }
   if (selected.empty()) {
     sweep.error = fmt::format("--only '{}' matches none of the {} trials of {}", request.only,
                               plan.trials.size(), request.config_path);
@@ -370,9 +363,14 @@ SweepOutcome run_sweep(const RunRequest& request) {
       std::fflush(stdout);
     }
     Stopwatch trial_clock;
+    // The other ranks learn once per trial whether it is trained (they train it with rank 0).
+    bool decided = false;
+    auto decide = [&](Decision d) {
+      if (!decided && collective.world_size() > 1) send_decision(collective, d);
+      decided = true;
+    };
     if (!trial.error.empty()) {
       // Only this trial's values are wrong: record it as failed and go on with the others.
-      if (collective.world_size() > 1) send_decision(collective, Decision::kSkip);
       RunInfo info;
       info.git_revision = git_revision();
       info.versions = library_versions();
@@ -385,8 +383,10 @@ SweepOutcome run_sweep(const RunRequest& request) {
       store.finish_run(report.outcome.run_id, false, trial.error);
       report.trial_dir = "";
     } else {
-      report.outcome = run_trial(trial, report.trial_dir, store, request, owner, collective);
+      report.outcome = run_trial(trial, report.trial_dir, store, request, owner, collective,
+                                 [&] { decide(Decision::kTrain); });
     }
+    decide(Decision::kSkip);  // unless it was trained
     report.seconds = trial_clock.seconds();
     if (!report.outcome.skipped && !report.outcome.busy) {
       trained_seconds += report.seconds;

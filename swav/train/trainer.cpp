@@ -119,6 +119,21 @@ std::string rank_file(const std::string& checkpoint, int64_t rank, int64_t epoch
   return fmt::format("{}.rank{}.epoch{}", checkpoint, rank, epochs_done);
 }
 
+/// Removes the existing rank parts of `checkpoint` whose names start with `prefix` (all ranks:
+/// ".rank"; one rank: ".rank<r>.epoch"), except `keep`.
+void remove_rank_parts(const std::string& checkpoint, const std::string& prefix,
+                       const std::string& keep = "") {
+  namespace fs = std::filesystem;
+  const fs::path path(checkpoint);
+  const std::string stem = path.filename().string() + prefix;
+  std::error_code ec;
+  const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(stem, 0) == 0 && entry.path() != fs::path(keep)) fs::remove(entry.path(), ec);
+  }
+}
+
 /// Written next to the target, then renamed: a kill never leaves a half-written file.
 void save_atomically(torch::serialize::OutputArchive& archive, const std::string& path) {
   namespace fs = std::filesystem;
@@ -131,16 +146,27 @@ void save_atomically(torch::serialize::OutputArchive& archive, const std::string
 
 }  // namespace
 
+void remove_checkpoint(const std::string& checkpoint_path) {
+  std::error_code ec;
+  std::filesystem::remove(checkpoint_path, ec);
+  std::filesystem::remove(checkpoint_path + ".tmp", ec);
+  remove_rank_parts(checkpoint_path, ".rank");
+}
+
 void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
   const int64_t world = collective_.world_size(), rank = collective_.rank();
+  // What each process holds of its own: the method's state, the epoch count, the random state.
+  auto write_process_state = [&](torch::serialize::OutputArchive& archive) {
+    method_.save_state(archive);
+    archive.write("meta/epochs_done", torch::tensor(epochs_done));
+    archive.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+  };
   if (world > 1) {
     // Every rank but 0 writes its part first; rank 0's checkpoint, written after all of them, is
     // what makes the epoch's checkpoint exist. Parts of older epochs go once it does.
     if (rank > 0) {
       torch::serialize::OutputArchive part;
-      method_.save_state(part);
-      part.write("meta/epochs_done", torch::tensor(epochs_done));
-      part.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+      write_process_state(part);
       save_atomically(part, rank_file(checkpoint_path_, rank, epochs_done));
     }
     collective_.barrier();
@@ -153,19 +179,15 @@ void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
     torch::serialize::OutputArchive optim;
     optimizer.save(optim);
     archive.write("optimizer", optim);
-    method_.save_state(archive);
-    archive.write("meta/epochs_done", torch::tensor(epochs_done));
+    write_process_state(archive);
     archive.write("meta/world_size", torch::tensor(world));
-    archive.write("meta/rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
     save_atomically(archive, checkpoint_path_);
   }
   if (world > 1) {
     collective_.barrier();
     if (rank > 0) {
-      for (int64_t e = 0; e < epochs_done; ++e) {
-        std::error_code ec;
-        std::filesystem::remove(rank_file(checkpoint_path_, rank, e), ec);
-      }
+      remove_rank_parts(checkpoint_path_, fmt::format(".rank{}.epoch", rank),
+                        rank_file(checkpoint_path_, rank, epochs_done));
     }
   }
 }

@@ -28,6 +28,10 @@ void broadcast_state(torch::nn::Module& module, Collective& collective);
 /// batch, this is the gradient of the mean loss over the global batch.
 void average_gradients(torch::nn::Module& module, Collective& collective);
 
+/// Deletes a checkpoint with everything that belongs to it: the file, a half-written `.tmp`, and
+/// the other ranks' parts of a multi-process checkpoint. Missing files are fine.
+void remove_checkpoint(const std::string& checkpoint_path);
+
 /// What fit() did.
 struct TrainSummary {
   int64_t first_epoch = 0;             // 0 for a fresh run, else the epoch resumed at

@@ -30,23 +30,12 @@ TEST_CASE("synchronised batch norm on one process equals torch's BatchNorm",
     INFO(dims << "-D input");
     const auto x =
         dims == 2 ? torch::randn({12, 5}, gen) * 3 + 1 : torch::randn({6, 5, 4, 3}, gen) * 3 + 1;
-    torch::nn::AnyModule plain, synced;
-    std::shared_ptr<torch::nn::Module> a, b;
-    if (dims == 2) {
-      auto p = torch::nn::BatchNorm1d(5);
-      auto s = swav::SyncBatchNorm1d(5);
-      a = p.ptr();
-      b = s.ptr();
-      plain = torch::nn::AnyModule(p);
-      synced = torch::nn::AnyModule(s);
-    } else {
-      auto p = torch::nn::BatchNorm2d(5);
-      auto s = swav::SyncBatchNorm2d(5);
-      a = p.ptr();
-      b = s.ptr();
-      plain = torch::nn::AnyModule(p);
-      synced = torch::nn::AnyModule(s);
-    }
+    using torch::nn::AnyModule;
+    auto plain =
+        dims == 2 ? AnyModule(torch::nn::BatchNorm1d(5)) : AnyModule(torch::nn::BatchNorm2d(5));
+    auto synced =
+        dims == 2 ? AnyModule(swav::SyncBatchNorm1d(5)) : AnyModule(swav::SyncBatchNorm2d(5));
+    const auto a = plain.ptr(), b = synced.ptr();
     {
       torch::NoGradGuard no_grad;
       for (auto* m : {a.get(), b.get()}) {
