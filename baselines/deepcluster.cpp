@@ -3,11 +3,11 @@
 #include <numeric>
 
 #include "baselines/clustering.h"
-#include "eval/features.h"
 #include "swav/core/kmeans.h"
 #include "swav/core/pca.h"
 #include "swav/data/multicrop.h"
 #include "swav/data/rng.h"
+#include "swav/models/inference.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -80,19 +80,27 @@ std::vector<ParamGroup> DeepClusterMethod::parameter_groups() {
   return {ParamGroup(parameters()), std::move(classifier)};
 }
 
-void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, int64_t epoch) {
+void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, int64_t epoch,
+                                  Collective& collective) {
   torch::NoGradGuard no_grad;
-  // The evaluation's feature pass (eval mode, whole images); PCA and k-means on the run's device.
-  auto features = extract_features(*network_->backbone, train, setup_.augment.mean,
-                                   setup_.augment.std, device, setup_.pass_batch_size)
-                      .to(device);
-  features = fit_pca_whitening(features, options_.pca_dim).apply(features);
+  // The evaluation's feature pass (eval mode, whole images) over this process's block of the set;
+  // PCA and k-means on the run's device, over every process's block together.
+  const RowBlock mine = split_rows(train.size(), collective.rank(), collective.world_size());
+  auto& backbone = *network_->backbone;
+  auto features = batched_forward(backbone, train.images.narrow(0, mine.begin, mine.rows),
+                                  setup_.pass_batch_size, [&](const torch::Tensor& images) {
+                                    return backbone.forward(
+                                        normalize_images(images, setup_.augment.mean,
+                                                         setup_.augment.std)
+                                            .to(device));
+                                  });
+  features = fit_pca_whitening(features, options_.pca_dim, 1e-8, collective).apply(features);
   features = F::normalize(features, F::NormalizeFuncOptions().dim(1).p(2));
 
   const auto o = epoch_kmeans(num_clusters(), options_.kmeans_iterations, KMeansMetric::kEuclidean,
                               KMeansEmpty::kFarthest, setup_.seed, epoch, 0);
-  const auto result = kmeans(features, o);
-  assignments_ = result.assignments.to(torch::kCPU);
+  const auto result = kmeans(features, o, collective);
+  assignments_ = gather_rows(result.assignments.to(torch::kCPU), train.size(), collective);
   objective_ = result.objective.back();
 
   // A new classifier every epoch: N(0, 0.01) weights, zero bias, drawn from (seed, epoch).
@@ -103,14 +111,10 @@ void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, i
 }
 
 void DeepClusterMethod::on_epoch_start(StepContext& ctx) {
-  if (ctx.collective->world_size() != 1) {
-    fail("method 'deepcluster_v1': runs in a single process only for now (world size {})",
-         ctx.collective->world_size());
-  }
   if (ctx.train_set == nullptr) fail("method 'deepcluster_v1': no training set to cluster");
   used_ =
       torch::zeros({num_clusters()}, torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
-  recluster(*ctx.train_set, ctx.device, ctx.epoch);
+  recluster(*ctx.train_set, ctx.device, ctx.epoch, *ctx.collective);
 }
 
 std::vector<int64_t> DeepClusterMethod::epoch_samples(const StepContext& ctx) {
@@ -133,8 +137,11 @@ StepOutput DeepClusterMethod::step(const Batch& batch, StepContext& ctx) {
 
 Scalars DeepClusterMethod::on_epoch_end(StepContext& ctx) {
   Scalars out;
-  if (used_.defined())
-    out.push_back({"prototype_usage", used_.to(torch::kFloat64).mean().item<double>()});
+  if (used_.defined()) {
+    auto used = used_.to(torch::kLong);  // used by any process
+    ctx.collective->all_reduce_sum(used);
+    out.push_back({"prototype_usage", used.gt(0).to(torch::kFloat64).mean().item<double>()});
+  }
   const auto counts = torch::bincount(assignments_.clamp_min(0), {}, num_clusters());
   out.push_back({"cluster_usage", counts.gt(0).to(torch::kFloat64).mean().item<double>()});
   out.push_back({"kmeans_objective", objective_});

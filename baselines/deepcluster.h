@@ -18,7 +18,7 @@
 //    decay and no momentum, as the reference's per-epoch classifier optimiser does.
 // Differences from the reference: features come from the backbone's pooled output (the reference's
 // AlexNet/VGG use the classifier MLP before the last layer); a sample drawn twice in one epoch gets
-// the same augmented views (views are keyed by sample and epoch). Single process only.
+// the same augmented views (views are keyed by sample and epoch).
 #pragma once
 #include <vector>
 
@@ -74,8 +74,10 @@ class DeepClusterMethod : public Method {
 
   const torch::Tensor& assignments() const { return assignments_; }  // int64 [N]
   /// Features -> PCA whitening -> L2 -> k-means on `train`, then a new classifier (what
-  /// on_epoch_start runs).
-  void recluster(const ImageSet& train, torch::Device device, int64_t epoch);
+  /// on_epoch_start runs). Several processes: each extracts its block of the set (split_rows);
+  /// PCA and k-means run over the blocks together and the cluster ids are gathered.
+  void recluster(const ImageSet& train, torch::Device device, int64_t epoch,
+                 Collective& collective = single_process());
   DeepClusterNetwork& network() { return network_; }
 
  private:

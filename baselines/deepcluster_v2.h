@@ -14,10 +14,14 @@
 //  - Loss: for every crop (all of them, small ones included) and head, cross-entropy of
 //    z . C_h / deepcluster.temperature against the sample's cluster id; mean over crops, then
 //    over heads.
+// Several processes: each holds the bank rows of one contiguous block of samples (split_rows),
+// and after every step the batch's embeddings are gathered so that each process stores the rows
+// of its block; k-means runs on the blocks together (sums and counts all-reduced, draws over
+// global sample numbers) and the assignments are gathered by sample, so every process has every
+// sample's targets. The clustering is thus the one process's up to the order of float sums.
 // Differences from the reference: the bank is indexed by sample rather than by position in the
 // last epoch, so a sample that the last epoch's dropped partial batch left out keeps its older
-// embedding instead of being ignored. Single process only (the bank is not sharded across
-// processes yet).
+// embedding instead of being ignored.
 #pragma once
 #include <vector>
 
@@ -53,7 +57,8 @@ class DeepClusterV2Method : public Method {
   void save_state(torch::serialize::OutputArchive& archive) const override;
   void load_state(torch::serialize::InputArchive& archive) override;
 
-  const torch::Tensor& bank() const { return bank_; }                // [n_assign, N, D]
+  /// [n_assign, rows, D]: this process's block (split_rows) of the samples.
+  const torch::Tensor& bank() const { return bank_; }
   const torch::Tensor& assignments() const { return assignments_; }  // int64 [heads, N]
   SwavNetwork& network() { return network_; }
 
@@ -67,13 +72,17 @@ class DeepClusterV2Method : public Method {
   DeepClusterV2Method(const MethodSetup& setup, BankOptions bank_options);
   /// Recomputes assignments_ (and, for DeepCluster-v2, the prototypes) from the bank.
   virtual void cluster(StepContext& ctx);
+  /// Writes the embeddings z ([n_assign * rows, D], crop after crop) of the samples `indices`
+  /// ([rows]) into the bank: gathered from every process, each keeping its own block's rows.
+  void store_in_bank(const torch::Tensor& indices, const torch::Tensor& z, int64_t rows,
+                     Collective& collective);
 
   const MethodSetup setup_;
   BankOptions bank_options_;
   int64_t kmeans_iterations_ = 0;  // DeepCluster-v2: deepcluster.kmeans_iterations
   SwavNetwork network_{nullptr};
-  torch::Tensor bank_;
-  torch::Tensor assignments_;
+  torch::Tensor bank_;         // this process's block of samples
+  torch::Tensor assignments_;  // every sample's, the same on every process
   torch::Tensor used_prototypes_;  // bool [K_0], reset every epoch
 };
 

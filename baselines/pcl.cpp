@@ -47,10 +47,13 @@ PclMethod::PclMethod(const MethodSetup& setup, const PclOptions& options)
     : setup_(setup), options_(options), network_(setup.model, setup.in_channels) {
   const auto& p = options;
   require_clusters_fit(p.clusters, setup.dataset_size, "pcl.clusters");
-  const int64_t B = setup.batch_size;
+  // The queue takes the keys of the whole global batch at every step.
+  const int64_t B = setup.batch_size * setup.world_size;
   const int64_t length = p.queue_length - p.queue_length % B;
   if (length == 0) {
-    fail("pcl.queue_length: {} holds no whole batch of train.batch_size = {}", p.queue_length, B);
+    fail("pcl.queue_length: {} holds no whole global batch of train.batch_size = {} x {} "
+         "processes",
+         p.queue_length, setup.batch_size, setup.world_size);
   }
   queue_ = F::normalize(torch::randn({length, setup.model.output_dim}),
                         F::NormalizeFuncOptions().dim(1));
@@ -64,10 +67,7 @@ void PclMethod::momentum_update() {
 }
 
 void PclMethod::on_epoch_start(StepContext& ctx) {
-  if (ctx.collective->world_size() != 1) {
-    fail("method 'pcl': runs in a single process only for now (world size {})",
-         ctx.collective->world_size());
-  }
+  auto& collective = *ctx.collective;
   if (queue_.device() != ctx.device) queue_ = queue_.to(ctx.device);
   centroids_.clear();
   concentration_.clear();
@@ -75,18 +75,24 @@ void PclMethod::on_epoch_start(StepContext& ctx) {
   const auto& p = options_;
   if (ctx.epoch < p.warmup_epochs) return;
   if (ctx.train_set == nullptr) fail("method 'pcl': no training set to cluster");
-  auto features = embed_dataset(*network_->key, ctx.train_set->images, setup_.augment.mean,
-                                setup_.augment.std, ctx.device, setup_.pass_batch_size);
+  // Key features of this process's block of the set; k-means over every block together.
+  const int64_t N = ctx.train_set->size();
+  const RowBlock mine = split_rows(N, collective.rank(), collective.world_size());
+  auto features = embed_dataset(*network_->key, ctx.train_set->images.narrow(0, mine.begin, mine.rows),
+                                setup_.augment.mean, setup_.augment.std, ctx.device,
+                                setup_.pass_batch_size);
   for (size_t g = 0; g < p.clusters.size(); ++g) {
     auto o = epoch_kmeans(p.clusters[g], p.kmeans_iterations, KMeansMetric::kEuclidean,
                           KMeansEmpty::kFarthest, setup_.seed, ctx.epoch, static_cast<int64_t>(g));
     o.restarts = p.kmeans_restarts;
-    auto result = kmeans(features, o);
-    auto phi = pcl_concentration(result.distances.clamp_min(0).sqrt(), result.assignments,
-                                 p.clusters[g], p.temperature);
+    auto result = kmeans(features, o, collective);
+    auto assignments = gather_rows(result.assignments.cpu(), N, collective);
+    auto distances = gather_rows(result.distances.cpu(), N, collective);
+    auto phi = pcl_concentration(distances.clamp_min(0).sqrt(), assignments, p.clusters[g],
+                                 p.temperature);
     centroids_.push_back(F::normalize(result.centroids, F::NormalizeFuncOptions().dim(1)));
     concentration_.push_back(phi.to(ctx.device, torch::kFloat32));
-    sample_clusters_.push_back(result.assignments.cpu());
+    sample_clusters_.push_back(assignments);
   }
 }
 
@@ -120,8 +126,13 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
   torch::Tensor loss = info_nce;
   std::vector<std::pair<std::string, torch::Tensor>> logs = {{"info_nce", info_nce.detach()}};
 
+  auto& collective = *ctx.collective;
   if (!centroids_.empty()) {
-    auto indices = batch.indices.to(torch::kLong).cpu();
+    // The whole global batch's samples: their clusters are the positives of its queries and the
+    // in-batch negatives of the others, and no sampled negative may be one of them. The same on
+    // every process, so the sampled negatives are too (the random state is the same everywhere).
+    auto indices = collective.all_gather_cat(batch.indices.to(torch::kLong).cpu());
+    const int64_t first = collective.rank() * B;
     torch::Tensor proto;
     for (size_t g = 0; g < centroids_.size(); ++g) {
       const int64_t K = centroids_[g].size(0);
@@ -135,7 +146,7 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
           candidates.index_select(0, torch::randperm(candidates.size(0)).narrow(0, 0, r));
       auto pos_dev = positives.to(ctx.device), neg_dev = sampled.to(ctx.device);
       for (const auto& qv : q) {
-        auto l = proto_nce(qv, centroids_[g], concentration_[g], pos_dev, neg_dev);
+        auto l = proto_nce(qv, centroids_[g], concentration_[g], pos_dev, neg_dev, first);
         proto = proto.defined() ? proto + l : l;
       }
     }
@@ -145,9 +156,11 @@ StepOutput PclMethod::step(const Batch& batch, StepContext& ctx) {
   }
 
   torch::NoGradGuard no_grad;
-  const int64_t length = queue_.size(0);
-  queue_.narrow(0, queue_position_, B).copy_(k);
-  queue_position_ = (queue_position_ + B) % length;
+  // Every process's keys join the queue, which stays the same on every process.
+  const auto keys = collective.all_gather_cat(k);
+  const int64_t length = queue_.size(0), G = keys.size(0);
+  queue_.narrow(0, queue_position_, G).copy_(keys);
+  queue_position_ = (queue_position_ + G) % length;
   return {loss, logs};
 }
 

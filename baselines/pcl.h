@@ -17,9 +17,15 @@
 //    InfoNCE + mean over granularities of ProtoNCE.
 // Multi-crop: the key comes from crop 1; crop 0 and every further crop (small crops included) is a
 // query with its own InfoNCE and ProtoNCE terms, averaged over queries. With 2 crops this is PCL.
-// Differences from the reference: no shuffled BN (it needs several processes); faiss's empty-
-// cluster splitting is replaced by moving an empty centroid onto the farthest point; single
-// process only.
+// Several processes: each takes the key features of its block of the set (split_rows) and k-means
+// runs over the blocks together; cluster ids and distances are gathered by sample. Every
+// process's keys join the queue (as MoCo's), and ProtoNCE's positives, in-batch negatives and
+// excluded clusters are those of the whole global batch, so the loss is the one process's on the
+// global batch. The queue length is rounded down to whole global batches.
+// Differences from the reference: no shuffled BN (the key network's batch norm is synchronised
+// over the processes like every other one, or per process with train.sync_bn = false); faiss's
+// empty-cluster splitting is replaced by moving an empty centroid onto the farthest point; the
+// reference samples ProtoNCE's negatives per process, from the clusters its own queries leave.
 #pragma once
 #include <vector>
 

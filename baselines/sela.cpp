@@ -106,12 +106,14 @@ SelaMethod::SelaMethod(const MethodSetup& setup, const SelaOptions& options)
   }
 }
 
-void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
+void SelaMethod::relabel(const ImageSet& train, torch::Device device, Collective& collective) {
   const auto heads = static_cast<int64_t>(setup_.model.prototypes.size());
+  // Each process scores its block of the set; the label step needs every sample's scores.
+  const RowBlock mine = split_rows(train.size(), collective.rank(), collective.world_size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
-  for_each_batch(*network_, train.size(), setup_.pass_batch_size, [&](int64_t begin, int64_t rows) {
-    auto x = normalize_images(train.images.narrow(0, begin, rows), setup_.augment.mean,
-                              setup_.augment.std)
+  for_each_batch(*network_, mine.rows, setup_.pass_batch_size, [&](int64_t begin, int64_t rows) {
+    auto x = normalize_images(train.images.narrow(0, mine.begin + begin, rows),
+                              setup_.augment.mean, setup_.augment.std)
                  .to(device);
     auto logits = network_->forward(x);
     for (int64_t h = 0; h < heads; ++h)
@@ -119,22 +121,22 @@ void SelaMethod::relabel(const ImageSet& train, torch::Device device) {
   });
   torch::NoGradGuard no_grad;
   for (int64_t h = 0; h < heads; ++h) {
-    labels_[h].copy_(
-        sela_labels(torch::cat(probs[h]), options_.lambda, options_.sinkhorn_tolerance));
+    auto local = probs[h].empty()
+                     ? torch::empty({0, setup_.model.prototypes[h]},
+                                    torch::TensorOptions().dtype(torch::kFloat64).device(device))
+                     : torch::cat(probs[h]);
+    auto all = gather_rows(local, train.size(), collective);
+    labels_[h].copy_(sela_labels(all, options_.lambda, options_.sinkhorn_tolerance));
   }
 }
 
 void SelaMethod::on_epoch_start(StepContext& ctx) {
-  if (ctx.collective->world_size() != 1) {
-    fail("method 'sela': runs in a single process only for now (world size {})",
-         ctx.collective->world_size());
-  }
   used_ = torch::zeros({setup_.model.prototypes[0]},
                        torch::TensorOptions().dtype(torch::kBool).device(ctx.device));
   const auto epochs = sela_label_epochs(setup_.epochs, options_.label_steps, options_.schedule);
   if (!std::binary_search(epochs.begin(), epochs.end(), ctx.epoch)) return;
   if (ctx.train_set == nullptr) fail("method 'sela': no training set to label");
-  relabel(*ctx.train_set, ctx.device);
+  relabel(*ctx.train_set, ctx.device, *ctx.collective);
 }
 
 StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
@@ -160,7 +162,9 @@ StepOutput SelaMethod::step(const Batch& batch, StepContext& ctx) {
 
 Scalars SelaMethod::on_epoch_end(StepContext& ctx) {
   if (!used_.defined()) return {};
-  return {{"prototype_usage", used_.to(torch::kFloat64).mean().item<double>()}};
+  auto used = used_.to(torch::kLong);  // used by any process
+  ctx.collective->all_reduce_sum(used);
+  return {{"prototype_usage", used.gt(0).to(torch::kFloat64).mean().item<double>()}};
 }
 
 torch::Tensor SelaMethod::assign(const torch::Tensor& images) {

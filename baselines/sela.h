@@ -78,8 +78,11 @@ class SelaMethod : public Method {
   void load_state(torch::serialize::InputArchive& archive) override;
 
   const torch::Tensor& labels() const { return labels_; }  // int64 [heads, N]
-  /// Label step now, on `train` (also what on_epoch_start runs).
-  void relabel(const ImageSet& train, torch::Device device);
+  /// Label step now, on `train` (also what on_epoch_start runs). Several processes: each scores
+  /// its block of the set (split_rows), the scores are gathered, and every process runs the same
+  /// Sinkhorn and rounding on all of them, so the labels are one process's.
+  void relabel(const ImageSet& train, torch::Device device,
+               Collective& collective = single_process());
   SelaNetwork& network() { return network_; }
 
  private:

@@ -15,7 +15,8 @@ void SelaV2Method::cluster(StepContext& ctx) {
   for (int64_t h = 0; h < network_->prototypes->num_heads(); ++h) {
     auto scores = torch::mm(bank_[h % n_assign], network_->prototypes->weight(h).t());
     auto codes = sinkhorn(scores, sela_.epsilon, sela_.sinkhorn_iterations, *ctx.collective);
-    assignments_[h].copy_(codes.argmax(1).cpu());
+    assignments_[h].copy_(
+        gather_rows(codes.argmax(1).cpu(), setup_.dataset_size, *ctx.collective));
   }
 }
 

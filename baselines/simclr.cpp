@@ -1,7 +1,5 @@
 #include "baselines/simclr.h"
 
-#include "swav/util/error.h"
-
 #include "swav/core/losses.h"
 
 namespace swav {
@@ -9,20 +7,11 @@ namespace swav {
 SimclrMethod::SimclrMethod(const MethodSetup& setup, const SimclrOptions& options)
     : options_(options), network_(setup.model, setup.in_channels) {}
 
-void SimclrMethod::on_epoch_start(StepContext& ctx) {
-  if (ctx.collective->world_size() != 1) {
-    fail(
-        "method 'simclr': runs in a single process only for now (world size {}): its negatives "
-        "are not gathered across processes yet",
-        ctx.collective->world_size());
-  }
-}
-
 StepOutput SimclrMethod::step(const Batch& batch, StepContext& ctx) {
   auto crops = device_views(batch.views, ctx);
   const int64_t B = crops[0].size(0);
   auto z = network_->forward(crops);
-  return {nt_xent_crops(z.split(B), options_.temperature), {}};
+  return {nt_xent_crops(z.split(B), options_.temperature, *ctx.collective), {}};
 }
 
 }  // namespace swav

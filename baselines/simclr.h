@@ -8,6 +8,8 @@
 // the large ones and with each other; with 2 crops it is the reference loss. Optimiser: the
 // trainer's LARC-SGD; set optim.exclude_bias_bn = true for SimCLR's LARS, which leaves BN and bias
 // parameters out of the adaptation and the weight decay (experiments/baselines*.toml do).
+// Several processes: every crop's embeddings are gathered from all of them (with gradient), so
+// each anchor is contrasted with the whole global batch, as one process with that batch would.
 #pragma once
 #include "swav/models/embedding_net.h"
 #include "swav/train/method.h"
@@ -21,8 +23,6 @@ class SimclrMethod : public Method {
   std::string name() const override { return "simclr"; }
   torch::nn::Module& module() override { return *network_; }
   std::shared_ptr<BackboneImpl> encoder() override { return network_->backbone; }
-  /// Refuses several processes: NT-Xent's negatives are not gathered across them yet.
-  void on_epoch_start(StepContext& ctx) override;
   StepOutput step(const Batch& batch, StepContext& ctx) override;
 
   EmbeddingNet& network() { return network_; }

@@ -1,6 +1,7 @@
 #include "swav/core/kmeans.h"
 
 #include <limits>
+#include <vector>
 
 namespace swav {
 
@@ -39,35 +40,78 @@ std::pair<torch::Tensor, torch::Tensor> kmeans_assign(const torch::Tensor& x,
 
 namespace {
 
-// Initial centroids from this process's rows (only rank 0's are used; broadcast after).
-torch::Tensor initial_centroids(const torch::Tensor& x, const KMeansOptions& o, uint64_t seed) {
+/// Where this process's rows sit in the one global matrix that the processes' rows make in rank
+/// order. Every draw below is made over global row numbers, so the centroids do not depend on
+/// how the rows are split across processes.
+struct Partition {
+  std::vector<int64_t> rows;  // rows of every process
+  int64_t offset = 0;         // global number of this process's first row
+  int64_t total = 0;
+};
+
+Partition partition_of(const torch::Tensor& x, Collective& collective) {
+  Partition p;
+  auto sizes = collective.all_gather_cat(
+      torch::tensor({x.size(0)}, torch::TensorOptions().dtype(torch::kLong)));
+  for (int64_t r = 0; r < sizes.size(0); ++r) {
+    const int64_t n = sizes[r].item<int64_t>();
+    if (r < collective.rank()) p.offset += n;
+    p.total += n;
+    p.rows.push_back(n);
+  }
+  return p;
+}
+
+/// Rows `global` (int64, CPU) of the global matrix, on every process: each process copies the
+/// ones it holds into zeros and a sum over processes fills in the rest (exact: x + 0 = x).
+torch::Tensor global_rows(const torch::Tensor& x, const Partition& p, const torch::Tensor& global,
+                          Collective& collective) {
+  auto out = torch::zeros({global.size(0), x.size(1)}, x.options());
+  auto local = global - p.offset;
+  auto held = local.ge(0).logical_and(local.lt(x.size(0)));
+  auto slots = torch::nonzero(held).flatten();
+  if (slots.numel() > 0) {
+    out.index_copy_(0, slots.to(x.device()),
+                    x.index_select(0, local.index_select(0, slots).to(x.device())));
+  }
+  collective.all_reduce_sum(out);
+  return out;
+}
+
+/// A per-row vector of every process, in global order, on the CPU.
+torch::Tensor global_vector(const torch::Tensor& local, const Partition& p,
+                            Collective& collective) {
+  return gather_blocks(local.cpu(), p.rows, collective);
+}
+
+// Initial centroids, drawn over global row numbers (the same on every process).
+torch::Tensor initial_centroids(const torch::Tensor& x, const Partition& part,
+                                const KMeansOptions& o, uint64_t seed, Collective& collective) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const int64_t N = x.size(0);
+  const int64_t N = part.total;
+  const auto as_long = torch::TensorOptions().dtype(torch::kLong);
   if (o.init == KMeansInit::kRandom) {
-    auto pick = torch::randperm(N, gen, torch::TensorOptions().dtype(torch::kLong))
-                    .narrow(0, 0, o.k)
-                    .to(x.device());
-    return x.index_select(0, pick).clone();
+    auto pick = torch::randperm(N, gen, as_long).narrow(0, 0, o.k);
+    return global_rows(x, part, pick, collective);
   }
   // k-means++: first centroid uniform, then each next one with probability proportional to the
   // distance to the nearest chosen centroid (squared Euclidean, or 1 - cos, which is half of it for
   // unit rows).
   auto centroids = torch::empty({o.k, x.size(1)}, x.options());
-  const int64_t first =
-      torch::randint(N, {1}, gen, torch::TensorOptions().dtype(torch::kLong)).item<int64_t>();
-  centroids[0].copy_(x[first]);
+  const int64_t first = torch::randint(N, {1}, gen, as_long).item<int64_t>();
+  centroids[0].copy_(global_rows(x, part, torch::tensor({first}, as_long), collective)[0]);
   auto nearest = kmeans_assign(x, centroids.narrow(0, 0, 1), o.metric, o.chunk_rows).second;
   for (int64_t j = 1; j < o.k; ++j) {
-    auto weights = nearest.to(torch::kCPU, torch::kFloat64).clamp_min(0);
+    auto weights =
+        global_vector(nearest.to(torch::kFloat64), part, collective).clamp_min(0);
     int64_t next;
     if (weights.sum().item<double>() <= 0) {
       // Every point coincides with a chosen centroid: any point will do.
-      next = torch::randint(N, {1}, gen, torch::TensorOptions().dtype(torch::kLong))
-                 .item<int64_t>();
+      next = torch::randint(N, {1}, gen, as_long).item<int64_t>();
     } else {
       next = torch::multinomial(weights, 1, /*replacement=*/false, gen).item<int64_t>();
     }
-    centroids[j].copy_(x[next]);
+    centroids[j].copy_(global_rows(x, part, torch::tensor({next}, as_long), collective)[0]);
     auto d = kmeans_assign(x, centroids.narrow(0, j, 1), o.metric, o.chunk_rows).second;
     nearest = torch::minimum(nearest, d);
   }
@@ -80,20 +124,47 @@ double mean_objective(const torch::Tensor& distances, int64_t n_global, Collecti
   return total.item<double>() / static_cast<double>(n_global);
 }
 
-KMeansResult run_once(const torch::Tensor& x, const KMeansOptions& o, uint64_t seed,
-                      Collective& collective) {
-  const int64_t K = o.k;
-  auto n_global = torch::tensor({x.size(0)}, torch::TensorOptions().dtype(torch::kLong));
-  collective.all_reduce_sum(n_global);
-  const int64_t N = n_global.item<int64_t>();
-
-  torch::Tensor centroids;
-  if (collective.rank() == 0) {
-    centroids = initial_centroids(x, o, seed);
-  } else {
-    centroids = torch::zeros({K, x.size(1)}, x.options());
+/// KMeansEmpty::kFarthest: moves each empty cluster onto the point farthest from its centroid
+/// among clusters with more than one member, over the global rows (the same choice on every
+/// process).
+void refill_empty(torch::Tensor& centroids, const torch::Tensor& x, const Partition& part,
+                  const torch::Tensor& counts, const torch::Tensor& assign,
+                  const torch::Tensor& dist, Collective& collective) {
+  auto empty = torch::nonzero(counts.eq(0)).flatten().cpu();
+  if (empty.numel() == 0) return;
+  auto counts_cpu = counts.cpu().clone();
+  auto assign_cpu = global_vector(assign, part, collective);
+  auto candidate = global_vector(dist.to(torch::kFloat64), part, collective).clone();
+  auto count_acc = counts_cpu.accessor<int64_t, 1>();
+  auto assign_acc = assign_cpu.accessor<int64_t, 1>();
+  auto cand_acc = candidate.accessor<double, 1>();
+  // Points alone in their cluster are not taken (that would empty another cluster).
+  for (int64_t n = 0; n < candidate.size(0); ++n)
+    if (count_acc[assign_acc[n]] <= 1) cand_acc[n] = -1;
+  std::vector<int64_t> clusters, points;
+  for (int64_t e = 0; e < empty.size(0); ++e) {
+    const int64_t n = candidate.argmax().item<int64_t>();
+    if (cand_acc[n] <= 0) break;  // nothing left that is away from its centroid
+    clusters.push_back(empty[e].item<int64_t>());
+    points.push_back(n);
+    const int64_t from = assign_acc[n];
+    cand_acc[n] = -1;
+    if (--count_acc[from] <= 1) {
+      for (int64_t m = 0; m < candidate.size(0); ++m)
+        if (assign_acc[m] == from) cand_acc[m] = -1;
+    }
   }
-  collective.broadcast(centroids);
+  if (points.empty()) return;
+  const auto as_long = torch::TensorOptions().dtype(torch::kLong);
+  auto rows = global_rows(x, part, torch::tensor(points, as_long), collective);
+  centroids.index_copy_(0, torch::tensor(clusters, as_long).to(centroids.device()), rows);
+}
+
+KMeansResult run_once(const torch::Tensor& x, const Partition& part, const KMeansOptions& o,
+                      uint64_t seed, Collective& collective) {
+  const int64_t K = o.k;
+  const int64_t N = part.total;
+  torch::Tensor centroids = initial_centroids(x, part, o, seed, collective);
 
   KMeansResult result;
   for (int64_t it = 0;; ++it) {
@@ -116,31 +187,8 @@ KMeansResult run_once(const torch::Tensor& x, const KMeansOptions& o, uint64_t s
     auto means = sums / counts.clamp_min(1).unsqueeze(1).to(x.scalar_type());
     if (o.metric == KMeansMetric::kCosine) means = F::normalize(means, F::NormalizeFuncOptions().dim(1));
     centroids = torch::where(filled.unsqueeze(1), means, centroids);
-    if (o.empty == KMeansEmpty::kFarthest) {
-      auto empty = torch::nonzero(filled.logical_not()).flatten().cpu();
-      if (empty.numel() > 0) {
-        auto counts_cpu = counts.cpu();
-        auto assign_cpu = assign.cpu();
-        auto candidate = dist.to(torch::kCPU, torch::kFloat64).clone();
-        auto count_acc = counts_cpu.accessor<int64_t, 1>();
-        auto assign_acc = assign_cpu.accessor<int64_t, 1>();
-        auto cand_acc = candidate.accessor<double, 1>();
-        // Points alone in their cluster are not taken (that would empty another cluster).
-        for (int64_t n = 0; n < candidate.size(0); ++n)
-          if (count_acc[assign_acc[n]] <= 1) cand_acc[n] = -1;
-        for (int64_t e = 0; e < empty.size(0); ++e) {
-          const int64_t n = candidate.argmax().item<int64_t>();
-          if (cand_acc[n] <= 0) break;  // nothing left that is away from its centroid
-          centroids[empty[e].item<int64_t>()].copy_(x[n]);
-          const int64_t from = assign_acc[n];
-          cand_acc[n] = -1;
-          if (--count_acc[from] <= 1) {
-            for (int64_t m = 0; m < candidate.size(0); ++m)
-              if (assign_acc[m] == from) cand_acc[m] = -1;
-          }
-        }
-      }
-    }
+    if (o.empty == KMeansEmpty::kFarthest)
+      refill_empty(centroids, x, part, counts, assign, dist, collective);
   }
   result.centroids = centroids;
   return result;
@@ -155,11 +203,10 @@ KMeansResult kmeans(const torch::Tensor& x, const KMeansOptions& options, Collec
   TORCH_CHECK(options.k >= 1, "kmeans: k must be >= 1, got ", options.k);
   TORCH_CHECK(options.iterations >= 0 && options.restarts >= 1,
               "kmeans: iterations must be >= 0 and restarts >= 1");
-  TORCH_CHECK(collective.rank() != 0 || options.k <= x.size(0), "kmeans: k = ", options.k,
-              " is more than the ", x.size(0), " points");
-  TORCH_CHECK(options.empty == KMeansEmpty::kKeep || collective.world_size() == 1,
-              "kmeans: KMeansEmpty::kFarthest is single-process only");
   torch::NoGradGuard no_grad;
+  const Partition part = partition_of(x, collective);
+  TORCH_CHECK(options.k <= part.total, "kmeans: k = ", options.k, " is more than the ",
+              part.total, " points");
   auto data = x.contiguous();
   if (options.metric == KMeansMetric::kCosine) {
     auto norms = data.norm(2, 1);
@@ -169,7 +216,7 @@ KMeansResult kmeans(const torch::Tensor& x, const KMeansOptions& options, Collec
   KMeansResult best;
   for (int64_t r = 0; r < options.restarts; ++r) {
     // Restarts draw from seeds derived from the one seed (odd multiplier: distinct per restart).
-    auto result = run_once(data, options, options.seed + 0x9E3779B97F4A7C15ULL * r, collective);
+    auto result = run_once(data, part, options, options.seed + 0x9E3779B97F4A7C15ULL * r, collective);
     if (r == 0 || result.objective.back() < best.objective.back()) best = std::move(result);
   }
   return best;

@@ -46,7 +46,8 @@ struct KMeansOptions {
 
 struct KMeansResult {
   torch::Tensor centroids;    // [k, D], same device and dtype as x (unit rows for kCosine)
-  torch::Tensor assignments;  // int64 [N]: index of the nearest centroid (final E-step)
+  torch::Tensor assignments;  // int64 [N]: index of the nearest centroid (final E-step); this
+                              // process's rows when distributed
   torch::Tensor distances;    // [N]: d(x_n, centroid of n) for the final assignment
   torch::Tensor counts;       // int64 [k]: members per cluster (global when distributed)
   std::vector<double> objective;  // mean over points of d(x, assigned centroid), after each
@@ -63,10 +64,14 @@ struct KMeansResult {
 ///             empty clusters as options.empty says
 ///   final E-step gives assignments and distances.
 ///
-/// For kCosine the rows of x must be L2-normalised (checked). Distributed: each process passes its
-/// own rows; sums, counts and the objective are all-reduced and the initial centroids are drawn
-/// from rank 0's rows and broadcast, so every process ends with the same centroids.
-/// k must not exceed N (on rank 0). Throws c10::Error on a broken precondition.
+/// For kCosine the rows of x must be L2-normalised (checked).
+///
+/// Distributed: each process passes its own rows, and the processes' rows in rank order make one
+/// global matrix. Every random draw (initial rows, k-means++, the points that refill empty
+/// clusters) is made over global row numbers, and sums, counts and the objective are all-reduced,
+/// so every process ends with the same centroids and counts, and these equal one process's on the
+/// whole matrix up to the order of float sums. assignments and distances are this process's rows.
+/// k must not exceed the global number of rows. Throws c10::Error on a broken precondition.
 KMeansResult kmeans(const torch::Tensor& x, const KMeansOptions& options,
                     Collective& collective = single_process());
 

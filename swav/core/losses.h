@@ -22,13 +22,20 @@ torch::Tensor swav_loss(const std::vector<torch::Tensor>& scores, const std::vec
 /// view1, view2: [N, D] projections (normalised inside). For each of the 2N embeddings, cross-entropy
 /// of softmax over the 2N - 1 others (cosine / temperature) with the other view of the same image as
 /// the positive.
-torch::Tensor nt_xent(const torch::Tensor& view1, const torch::Tensor& view2, double temperature);
+///
+/// Distributed: view1 and view2 are this process's rows of the global batch; the candidates are
+/// the 2G embeddings of every process (gathered with gradient, all_gather_with_grad) and the loss
+/// is the mean over this process's 2N anchors, so the mean over processes is the loss one process
+/// would compute on the global batch, and so are the averaged gradients.
+torch::Tensor nt_xent(const torch::Tensor& view1, const torch::Tensor& view2, double temperature,
+                      Collective& collective = single_process());
 
 /// NT-Xent generalised to any number of crops: the mean of nt_xent over every unordered pair of
 /// crops {i, j}, i < j (V crops give V (V - 1) / 2 pairs, each a two-view NT-Xent whose candidates
 /// are the 2N embeddings of that pair). With two crops it is exactly nt_xent(views[0], views[1]).
 /// views: V >= 2 tensors [N, D].
-torch::Tensor nt_xent_crops(const std::vector<torch::Tensor>& views, double temperature);
+torch::Tensor nt_xent_crops(const std::vector<torch::Tensor>& views, double temperature,
+                            Collective& collective = single_process());
 
 /// PCL's ProtoNCE term for one granularity (no averaging over granularities).
 ///
@@ -39,8 +46,10 @@ torch::Tensor nt_xent_crops(const std::vector<torch::Tensor>& views, double temp
 ///   loss = cross_entropy(q P^T / phi_P, targets = 0..B-1)
 /// so the positive of query b is its own centroid, and the other queries' centroids and the r
 /// sampled centroids are its negatives, as the reference does.
+/// Several processes: `assignments` may be the clusters of the whole global batch ([G]), of which
+/// q's queries are rows [first_query, first_query + B); their targets are those rows.
 torch::Tensor proto_nce(const torch::Tensor& q, const torch::Tensor& centroids,
                         const torch::Tensor& concentration, const torch::Tensor& assignments,
-                        const torch::Tensor& negatives);
+                        const torch::Tensor& negatives, int64_t first_query = 0);
 
 }  // namespace swav

@@ -6,14 +6,26 @@ torch::Tensor PcaWhitening::apply(const torch::Tensor& x) const {
   return torch::matmul(x - mean.to(x.options()), projection.to(x.options()));
 }
 
-PcaWhitening fit_pca_whitening(const torch::Tensor& x, int64_t dims, double relative_floor) {
-  TORCH_CHECK(x.dim() == 2 && x.size(0) >= 2, "fit_pca_whitening: x must be [N >= 2, D]");
+PcaWhitening fit_pca_whitening(const torch::Tensor& x, int64_t dims, double relative_floor,
+                               Collective& collective) {
+  TORCH_CHECK(x.dim() == 2, "fit_pca_whitening: x must be [N, D]");
   TORCH_CHECK(dims >= 1, "fit_pca_whitening: dims must be >= 1");
   torch::NoGradGuard no_grad;
+  const int64_t n = total_rows(x.size(0), collective);
+  TORCH_CHECK(n >= 2, "fit_pca_whitening: x must be [N >= 2, D]");
   const auto x64 = x.to(torch::kFloat64);
-  const auto mean = x64.mean(0);
+  torch::Tensor mean;
+  if (collective.world_size() == 1) {
+    mean = x64.mean(0);
+  } else {
+    mean = x64.sum(0);
+    collective.all_reduce_sum(mean);
+    mean = mean / static_cast<double>(n);
+  }
   const auto centred = x64 - mean;
-  const auto cov = torch::matmul(centred.t(), centred) / static_cast<double>(x.size(0) - 1);
+  auto cov = torch::matmul(centred.t(), centred);
+  collective.all_reduce_sum(cov);
+  cov = cov / static_cast<double>(n - 1);
   auto [values, vectors] = torch::linalg_eigh(cov);  // ascending
   const int64_t d = std::min(dims, x.size(1));
   values = values.flip(0).narrow(0, 0, d);

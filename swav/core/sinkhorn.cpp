@@ -263,7 +263,7 @@ torch::Tensor sinkhorn(const torch::Tensor& scores, double epsilon, int64_t iter
   torch::NoGradGuard no_grad;
   auto S = scores.detach().to(torch::kFloat32);
   const int64_t K = S.size(1);
-  const int64_t B = S.size(0) * collective.world_size();
+  const int64_t B = total_rows(S.size(0), collective);
 
   auto Q = ((S - global_max(S, collective)) / epsilon).exp().t();  // [K, B_local], a view
   auto total = Q.sum();
@@ -289,7 +289,7 @@ torch::Tensor sinkhorn_fused_cpu(const torch::Tensor& scores, double epsilon, in
   torch::NoGradGuard no_grad;
   auto S = scores.detach().to(torch::kFloat32).contiguous();
   const int64_t rows = S.size(0), K = S.size(1);
-  const int64_t B = rows * collective.world_size();
+  const int64_t B = total_rows(rows, collective);
   const auto c = static_cast<float>(1.4426950408889634 / epsilon);  // log2(e) / eps
 
   auto Q = torch::empty({rows, K}, torch::kFloat32);  // the codes, [B_local, K] throughout

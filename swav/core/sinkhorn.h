@@ -17,7 +17,8 @@ namespace swav {
 ///     Q /= rowsum(Q) (all-reduced); Q /= K                   (each prototype gets mass 1/K)
 ///     Q /= colsum(Q);               Q /= B                   (each sample gets mass 1/B, local)
 ///   return (Q * B)^T                                         [B_local, K], rows sum to 1
-/// where B = B_local * world_size. Runs without autograd. float32 result.
+/// where B is the sum of B_local over the processes (they may differ: SeLa-v2 splits its bank
+/// unevenly). Runs without autograd. float32 result.
 ///
 /// This is the op-by-op reference implementation (one LibTorch op per line above). The global max
 /// is the maximum over every process (gathered through `collective`), so the result equals that of

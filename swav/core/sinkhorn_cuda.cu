@@ -107,7 +107,7 @@ torch::Tensor sinkhorn_multi_kernel(const torch::Tensor& scores, double epsilon,
   const c10::cuda::CUDAGuard device_guard(scores.device());
   auto S = scores.detach().to(torch::kFloat32).contiguous();
   const int64_t rows = S.size(0), K = S.size(1);
-  const int64_t B = rows * collective.world_size();
+  const int64_t B = total_rows(rows, collective);
   const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
   TORCH_CHECK(chunks <= 65535, "sinkhorn_fused_cuda: at most ", 65535 * kChunkRows, " rows, got ",
               rows);

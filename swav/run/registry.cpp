@@ -48,13 +48,13 @@ std::vector<std::string> registered_methods() {
 }
 
 std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in_channels,
-                                    int64_t dataset_size) {
+                                    int64_t dataset_size, int64_t world_size) {
   auto it = registry().find(options.method);
   if (it == registry().end()) {
     fail("method: unknown method '{}' (known: {})", options.method,
          fmt::join(registered_methods(), ", "));
   }
-  return it->second(options, MethodSetup::from(options, in_channels, dataset_size));
+  return it->second(options, MethodSetup::from(options, in_channels, dataset_size, world_size));
 }
 
 }  // namespace swav

@@ -13,10 +13,10 @@
 namespace swav {
 
 /// Builds the method named options.method for images with `in_channels` channels, trained on a
-/// split of `dataset_size` images (the clustering baselines size their labels and banks by it).
-/// Throws UserError for an unknown name, listing the known ones.
+/// split of `dataset_size` images (the clustering baselines size their labels and banks by it) by
+/// `world_size` processes together. Throws UserError for an unknown name, listing the known ones.
 std::unique_ptr<Method> make_method(const ExperimentOptions& options, int64_t in_channels,
-                                    int64_t dataset_size);
+                                    int64_t dataset_size, int64_t world_size = 1);
 
 /// The names make_method accepts, sorted.
 std::vector<std::string> registered_methods();

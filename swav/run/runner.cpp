@@ -52,9 +52,9 @@ torch::Device trial_device(const ExperimentOptions& options) {
 
 /// The trial's method as every rank builds it: weights seeded by train.seed, on `device`.
 std::unique_ptr<Method> build_method(const ExperimentOptions& options, const ImageSet& train,
-                                     torch::Device device) {
+                                     torch::Device device, const Collective& collective) {
   torch::manual_seed(static_cast<uint64_t>(options.train.seed));
-  auto method = make_method(options, train.channels(), train.size());
+  auto method = make_method(options, train.channels(), train.size(), collective.world_size());
   method->module().to(device);
   return method;
 }
@@ -68,7 +68,7 @@ void train_as_follower(const ExperimentOptions& options, const std::string& tria
                        Collective& collective) {
   const auto device = trial_device(options);
   const ImageSet train = load_split(options.data, Split::kTrain);
-  auto method = build_method(options, train, device);
+  auto method = build_method(options, train, device, collective);
   Trainer trainer(options, *method, train, checkpoint_of(trial_dir), collective);
   trainer.set_progress(false);
   trainer.fit();
@@ -88,7 +88,7 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
                format_duration(clock.seconds()));
   }
 
-  auto method = build_method(options, train, device);
+  auto method = build_method(options, train, device, collective);
 
   // The same network before training: the baseline every learned feature must beat. Evaluated once
   // per run (the init is deterministic in the seed, so a resumed run would measure the same).

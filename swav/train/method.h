@@ -30,12 +30,14 @@ struct MethodSetup {
   int64_t dataset_size = 0;  // images in the training split
   int64_t seed = 0;          // train.seed: cluster, label and bank draws
   int64_t epochs = 0;        // train.epochs (SeLa spreads its label steps over them)
-  int64_t batch_size = 0;    // train.batch_size per process (queues hold whole batches)
+  int64_t batch_size = 0;    // train.batch_size per process
+  int64_t world_size = 1;    // processes training together; the global batch is
+                             // batch_size * world_size (queues hold whole global batches)
   double weight_decay = 0;   // optim.weight_decay (DeepCluster's classifier)
   int64_t pass_batch_size = 256;  // eval.batch_size: batches of the passes over the whole split
 
   static MethodSetup from(const ExperimentOptions& options, int64_t in_channels,
-                          int64_t dataset_size) {
+                          int64_t dataset_size, int64_t world_size = 1) {
     MethodSetup s;
     s.model = options.model;
     s.augment = options.augment;
@@ -44,6 +46,7 @@ struct MethodSetup {
     s.seed = options.train.seed;
     s.epochs = options.train.epochs;
     s.batch_size = options.train.batch_size;
+    s.world_size = world_size;
     s.weight_decay = options.optim.weight_decay;
     s.pass_batch_size = options.eval.batch_size;
     return s;

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "helpers.h"
+#include "baselines/baseline_fixture.h"
+#include "swav/core/kmeans.h"
 #include "swav/core/sinkhorn.h"
 #include "swav/data/image_set.h"
 #include "swav/dist/launch.h"
@@ -195,11 +197,39 @@ int sinkhorn_split(Collective& c, const std::string& out) {
   return 0;
 }
 
-/// SwAV on the tiny synthetic set for 2 epochs with a global batch of 16 split over the ranks
-/// (multi-crop 2x16 + 2x8, no queue); rank 0 writes the epoch losses and every parameter and
-/// buffer, flattened, to SWAV_DIST_OUT/swav_w<world>.bin. SWAV_DIST_SYNC_BN=0 turns SyncBN off.
-int swav_train(Collective& c, const std::string& out) {
-  auto o = tiny_experiment();
+/// k-means of one seeded [60, 6] float64 matrix (three blobs and scattered points), each rank
+/// holding its block of rows (split_rows), for every init and empty-cluster rule; rank r writes
+/// its assignments and distances, and rank 0 the centroids and objectives, to
+/// SWAV_DIST_OUT/kmeans_<case>_rank<r>.bin.
+int kmeans_split(Collective& c, const std::string& out) {
+  const auto points = kmeans_test_points();
+  const RowBlock mine = split_rows(points.size(0), c.rank(), c.world_size());
+  int index = 0;
+  for (const auto& [o, unit_rows] : kmeans_test_cases()) {
+    const auto x = unit_rows ? torch::nn::functional::normalize(
+                                   points, torch::nn::functional::NormalizeFuncOptions().dim(1))
+                             : points;
+    const auto result = kmeans(x.narrow(0, mine.begin, mine.rows), o, c);
+    const auto prefix = out + "/kmeans_" + std::to_string(index++);
+    write_tensor(prefix + "_rank" + std::to_string(c.rank()) + ".bin",
+                 torch::cat({result.assignments.to(torch::kFloat64), result.distances}));
+    write_tensor(prefix + "_centroids_rank" + std::to_string(c.rank()) + ".bin",
+                 torch::cat({result.centroids.reshape({-1}),
+                             torch::tensor(result.objective, torch::kFloat64),
+                             result.counts.to(torch::kFloat64)}));
+  }
+  return 0;
+}
+
+/// A method (SWAV_DIST_METHOD, default swav) on the tiny synthetic set for 2 epochs with a global
+/// batch of 16 split over the ranks (multi-crop 2x16 + 2x8; SwAV without a queue, the baselines
+/// as tests/baselines configure them); rank 0 writes the epoch losses and every parameter and
+/// buffer, flattened, to SWAV_DIST_OUT/<method>_w<world>.bin. SWAV_DIST_SYNC_BN=0 turns SyncBN
+/// off.
+int method_train(Collective& c, const std::string& out) {
+  const char* method_name = std::getenv("SWAV_DIST_METHOD");
+  const std::string method_id = method_name ? method_name : "swav";
+  auto o = method_id == "swav" ? tiny_experiment() : tiny_baseline(method_id);
   o.train.epochs = 2;
   o.train.batch_size = 16 / c.world_size();
   const char* sync = std::getenv("SWAV_DIST_SYNC_BN");
@@ -210,7 +240,7 @@ int swav_train(Collective& c, const std::string& out) {
   const char* checkpoint = std::getenv("SWAV_DIST_CHECKPOINT");
   const auto train = load_split(o.data, Split::kTrain);
   torch::manual_seed(static_cast<uint64_t>(o.train.seed));
-  auto method = make_method(o, train.channels(), train.size());
+  auto method = make_method(o, train.channels(), train.size(), c.world_size());
   Trainer trainer(o, *method, train, checkpoint ? checkpoint : "", c);
   trainer.set_progress(false);
   if (const char* stop = std::getenv("SWAV_DIST_STOP_AFTER")) trainer.stop_after(std::atol(stop));
@@ -226,11 +256,48 @@ int swav_train(Collective& c, const std::string& out) {
     if (b.defined() && b.is_floating_point()) parts.push_back(b.detach().reshape({-1}));
   std::vector<torch::Tensor> as_double;
   for (const auto& t : parts) as_double.push_back(t.to(torch::kFloat64));
-  write_tensor(out + "/swav_w" + std::to_string(c.world_size()) + ".bin", torch::cat(as_double));
+  write_tensor(out + "/" + method_id + "_w" + std::to_string(c.world_size()) + ".bin",
+               torch::cat(as_double));
   return 0;
 }
 
 }  // namespace
+
+torch::Tensor kmeans_test_points() {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  std::vector<torch::Tensor> parts;
+  for (int b = 0; b < 3; ++b) {
+    auto centre = torch::randn({1, 6}, gen, f64) * 4;
+    parts.push_back(centre + 0.3 * torch::randn({15, 6}, gen, f64));
+  }
+  parts.push_back(torch::randn({5, 6}, gen, f64) * 3);
+  parts.push_back(torch::randn({1, 6}, gen, f64).expand({10, 6}));
+  // Interleaved so that every rank's block holds some of each.
+  auto x = torch::cat(parts);
+  return x.index_select(0, torch::randperm(x.size(0), gen, f64.dtype(torch::kLong))).contiguous();
+}
+
+std::vector<KMeansCase> kmeans_test_cases() {
+  std::vector<KMeansCase> cases;
+  auto add = [&](int64_t k, KMeansMetric metric, KMeansInit init, KMeansEmpty empty,
+                 int64_t restarts, bool unit_rows) {
+    KMeansOptions o(k);
+    o.iterations = 6;
+    o.metric = metric;
+    o.init = init;
+    o.empty = empty;
+    o.restarts = restarts;
+    o.seed = 100 + cases.size();
+    o.chunk_rows = 7;
+    cases.push_back({o, unit_rows});
+  };
+  add(12, KMeansMetric::kEuclidean, KMeansInit::kRandom, KMeansEmpty::kFarthest, 1, false);
+  add(6, KMeansMetric::kEuclidean, KMeansInit::kPlusPlus, KMeansEmpty::kFarthest, 3, false);
+  add(8, KMeansMetric::kCosine, KMeansInit::kRandom, KMeansEmpty::kKeep, 1, true);
+  add(5, KMeansMetric::kCosine, KMeansInit::kPlusPlus, KMeansEmpty::kKeep, 2, true);
+  return cases;
+}
 
 int run_rank_scenario(const std::string& scenario) {
   try {
@@ -250,8 +317,10 @@ int run_rank_scenario(const std::string& scenario) {
       rc = collectives(*collective, check);
     } else if (scenario == "sinkhorn") {
       rc = sinkhorn_split(*collective, out ? out : ".");
-    } else if (scenario == "swav_train") {
-      rc = swav_train(*collective, out ? out : ".");
+    } else if (scenario == "method_train") {
+      rc = method_train(*collective, out ? out : ".");
+    } else if (scenario == "kmeans") {
+      rc = kmeans_split(*collective, out ? out : ".");
     } else if (scenario == "slow_peer") {
       // Rank 1 joins the barrier 4 s late: longer than a short rendezvous timeout, shorter
       // than the collectives' timeout, which is what must apply.

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "swav/core/kmeans.h"
+
 namespace swav::test {
 
 struct RankResult {
@@ -27,6 +29,17 @@ std::vector<RankResult> run_ranks(const std::string& scenario, int world,
 /// All ranks 0..world-1.
 std::vector<RankResult> run_world(const std::string& scenario, int world, const std::string& dir,
                                   const std::map<std::string, std::string>& env = {});
+
+/// The points and the cases of the k-means split test: a seeded float64 [60, 6] matrix (three
+/// blobs, scattered points and ten copies of one point, so that empty clusters happen), and
+/// k-means options covering every init and empty-cluster rule (unit_rows: the case runs on the
+/// L2-normalised rows).
+torch::Tensor kmeans_test_points();
+struct KMeansCase {
+  swav::KMeansOptions options;
+  bool unit_rows = false;
+};
+std::vector<KMeansCase> kmeans_test_cases();
 
 /// A TCP port that was free on 127.0.0.1 a moment ago.
 int free_port();

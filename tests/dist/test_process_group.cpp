@@ -110,6 +110,45 @@ TEST_CASE("Sinkhorn over a batch split across 2 and 3 processes equals the whole
   }
 }
 
+TEST_CASE("k-means over rows split across 2 and 3 processes equals k-means of all the rows",
+          "[dist][distributed][kmeans]") {
+  // Every init (random rows, k-means++) and empty-cluster rule (keep, farthest point), restarts
+  // included: the draws are over global row numbers, so only the order of float64 sums differs.
+  const auto points = swav::test::kmeans_test_points();
+  const auto cases = swav::test::kmeans_test_cases();
+  for (int world : {2, 3}) {
+    INFO("world size " << world);
+    const auto dir = fresh_dir("kmeans" + std::to_string(world));
+    require_all_passed(swav::test::run_world("kmeans", world, dir));
+    for (size_t i = 0; i < cases.size(); ++i) {
+      INFO("case " << i);
+      const auto& [o, unit_rows] = cases[i];
+      const auto x = unit_rows ? torch::nn::functional::normalize(
+                                     points, torch::nn::functional::NormalizeFuncOptions().dim(1))
+                               : points;
+      const auto whole = swav::kmeans(x, o);
+      const auto prefix = dir + "/kmeans_" + std::to_string(i);
+      std::vector<torch::Tensor> assignments, distances;
+      for (int r = 0; r < world; ++r) {
+        const int64_t rows = swav::split_rows(x.size(0), r, world).rows;
+        const auto mine = read_doubles(prefix + "_rank" + std::to_string(r) + ".bin", {2 * rows});
+        assignments.push_back(mine.narrow(0, 0, rows));
+        distances.push_back(mine.narrow(0, rows, rows));
+        // Every rank ends with the same centroids, objectives and counts.
+        const auto summary = read_all_doubles(prefix + "_centroids_rank" + std::to_string(r) + ".bin");
+        const auto expected = torch::cat({whole.centroids.reshape({-1}),
+                                          torch::tensor(whole.objective, torch::kFloat64),
+                                          whole.counts.to(torch::kFloat64)});
+        REQUIRE(summary.numel() == expected.numel());
+        CHECK((summary - expected).abs().max().item<double>() <= 1e-12);
+      }
+      CHECK(torch::equal(torch::cat(assignments), whole.assignments.to(torch::kFloat64)));
+      CHECK((torch::cat(distances) - whole.distances).abs().max().item<double>() <= 1e-12);
+    }
+    fs::remove_all(dir);
+  }
+}
+
 TEST_CASE("SwAV on 2 processes of batch 8 trains as 1 process of batch 16",
           "[dist][distributed][swav]") {
   // Two epochs of 8 steps, multi-crop, synchronised batch norm: the same global batches (the
@@ -117,8 +156,8 @@ TEST_CASE("SwAV on 2 processes of batch 8 trains as 1 process of batch 16",
   // rounding differs: batch-norm statistics summed in float64 over both ranks against torch's
   // float32 kernel on one, and sums in another order.
   const auto dir = fresh_dir("swav_train");
-  require_all_passed(swav::test::run_world("swav_train", 1, dir));
-  require_all_passed(swav::test::run_world("swav_train", 2, dir));
+  require_all_passed(swav::test::run_world("method_train", 1, dir));
+  require_all_passed(swav::test::run_world("method_train", 2, dir));
   const auto one = read_all_doubles(dir + "/swav_w1.bin");
   const auto two = read_all_doubles(dir + "/swav_w2.bin");
   REQUIRE(one.numel() == two.numel());
@@ -136,11 +175,39 @@ TEST_CASE("SwAV on 2 processes of batch 8 trains as 1 process of batch 16",
   CHECK(max_diff <= 2e-3);
 
   // Without synchronised batch norm each rank normalises its own 8 images: not the same training.
-  require_all_passed(swav::test::run_world("swav_train", 2, dir, {{"SWAV_DIST_SYNC_BN", "0"}}));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, {{"SWAV_DIST_SYNC_BN", "0"}}));
   const auto unsynced = read_all_doubles(dir + "/swav_w2.bin");
   CHECK((unsynced.narrow(0, 2, unsynced.numel() - 2) - state_one).abs().max().item<double>() >
         10 * max_diff);
   fs::remove_all(dir);
+}
+
+TEST_CASE("every baseline on 2 processes of batch 8 trains as 1 process of batch 16",
+          "[dist][distributed][baselines]") {
+  // tests/baselines' tiny configurations for 2 epochs: clustering at every epoch start (PCL from
+  // epoch 1), banks and queues filled from every process, SimCLR's negatives gathered with their
+  // gradient. Tolerances as for SwAV above: float rounding grown through 16 steps.
+  for (const std::string method :
+       {"simclr", "deepcluster_v2", "sela_v2", "sela", "deepcluster_v1", "pcl"}) {
+    INFO(method);
+    const auto dir = fresh_dir("train_" + method);
+    const std::map<std::string, std::string> env = {{"SWAV_DIST_METHOD", method}};
+    require_all_passed(swav::test::run_world("method_train", 1, dir, env));
+    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+    const auto one = read_all_doubles(dir + "/" + method + "_w1.bin");
+    const auto two = read_all_doubles(dir + "/" + method + "_w2.bin");
+    REQUIRE(one.numel() == two.numel());
+    const auto losses_one = one.narrow(0, 0, 2), losses_two = two.narrow(0, 0, 2);
+    INFO("epoch losses, 1 process: " << losses_one << ", 2 processes: " << losses_two);
+    CHECK((losses_one - losses_two).abs().max().item<double>() <= 1e-4);
+    const auto state_one = one.narrow(0, 2, one.numel() - 2),
+               state_two = two.narrow(0, 2, two.numel() - 2);
+    const double max_diff = (state_one - state_two).abs().max().item<double>();
+    INFO("max |difference| of parameters and buffers: "
+         << max_diff << " (largest value " << state_one.abs().max().item<double>() << ")");
+    CHECK(max_diff <= 2e-3);
+    fs::remove_all(dir);
+  }
 }
 
 TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
@@ -148,7 +215,7 @@ TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
   // With a queue, whose rows are each rank's own: rank 1's part of the checkpoint must carry it.
   const auto dir = fresh_dir("swav_resume");
   const std::string queue = "32";
-  require_all_passed(swav::test::run_world("swav_train", 2, dir, {{"SWAV_DIST_QUEUE", queue}}));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, {{"SWAV_DIST_QUEUE", queue}}));
   const auto straight = read_all_doubles(dir + "/swav_w2.bin");
   fs::remove(dir + "/swav_w2.bin");
 
@@ -157,10 +224,10 @@ TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
                                                   {"SWAV_DIST_CHECKPOINT", checkpoint}};
   auto first = env;
   first["SWAV_DIST_STOP_AFTER"] = "1";
-  require_all_passed(swav::test::run_world("swav_train", 2, dir, first));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, first));
   REQUIRE(fs::exists(checkpoint));
   REQUIRE(fs::exists(checkpoint + ".rank1.epoch1"));
-  require_all_passed(swav::test::run_world("swav_train", 2, dir, env));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, env));
   // The resumed call trained (and wrote the loss of) the second epoch only.
   const auto resumed = read_all_doubles(dir + "/swav_w2.bin");
   REQUIRE(resumed.numel() == straight.numel() - 1);
@@ -173,7 +240,7 @@ TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
   CHECK_FALSE(fs::exists(checkpoint + ".rank1.epoch1"));
 
   // Another number of processes is refused, naming both.
-  const auto three = swav::test::run_world("swav_train", 3, dir, env);
+  const auto three = swav::test::run_world("method_train", 3, dir, env);
   INFO(three[0].output);
   CHECK(three[0].exit_code != 0);
   CHECK_THAT(three[0].output, Contains("written by a run of 2 process(es), this run has 3"));
