@@ -18,6 +18,7 @@
 #include "swav/report/run_report.h"
 #include "swav/run/runner.h"
 #include "swav/store/store.h"
+#include "swav/train/trainer.h"
 
 namespace {
 
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
     }
     request.collective = collective.get();
     if (launch.rank != 0) request.progress = false;  // rank 0 speaks for the run
+    swav::set_local_cuda_index(launch.local_rank);  // train.device = "cuda": GPU LOCAL_RANK
   }
 
   try {

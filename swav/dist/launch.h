@@ -49,7 +49,8 @@ LaunchInfo read_launch_environment(const std::function<const char*(const char*)>
 std::string first_slurm_host(const std::string& nodelist);
 
 /// Joins the run's process group: a TCP store on master_addr:master_port (served by rank 0, or by
-/// torchrun's agent) and Gloo over it, for CPU tensors. Waits at most `rendezvous` for every rank;
+/// torchrun's agent), Gloo over it for CPU tensors and NCCL for CUDA tensors (made at the first
+/// collective on one, on its device). Waits at most `rendezvous` for every rank;
 /// a master that cannot be reached, a port in use or a rank that never arrives is a UserError
 /// that names MASTER_ADDR / MASTER_PORT (or their SLURM counterparts) and the timeout. Each
 /// collective then waits at most `collectives` for the other ranks (they wait for rank 0 while it

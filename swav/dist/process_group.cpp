@@ -1,5 +1,5 @@
-// The multi-process Collective on PyTorch's c10d: a TCPStore for the rendezvous and
-// ProcessGroupGloo for CPU tensors. The only file that includes ProcessGroupGloo.hpp: its gloo
+// The multi-process Collective on PyTorch's c10d: a TCPStore for the rendezvous,
+// ProcessGroupGloo for CPU tensors and ProcessGroupNCCL (swav/dist/nccl.cpp) for CUDA tensors. The only file that includes ProcessGroupGloo.hpp: its gloo
 // headers come from Debian's libgloo-dev (the wheel ships the library inside libtorch_cpu but not
 // the headers), so nothing here touches gloo's own types beyond passing c10d's pointers along; the
 // collectives' tests (tests/dist) would catch a mismatch of the two.
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "swav/dist/launch.h"
+#include "swav/dist/nccl.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -83,6 +84,41 @@ class GlooCollective final : public Collective {
   int64_t world_;
 };
 
+/// Gloo for CPU tensors, NCCL for CUDA tensors (the pair torch.distributed calls
+/// "cpu:gloo,cuda:nccl"). The NCCL group is made at the first collective on a CUDA tensor, on
+/// that tensor's device: every process reaches it at the same point of the same program.
+class DeviceRoutedCollective final : public Collective {
+ public:
+  DeviceRoutedCollective(std::unique_ptr<Collective> gloo, c10::intrusive_ptr<c10d::Store> store,
+                         std::chrono::milliseconds timeout)
+      : gloo_(std::move(gloo)), store_(std::move(store)), timeout_(timeout) {}
+
+  int64_t rank() const override { return gloo_->rank(); }
+  int64_t world_size() const override { return gloo_->world_size(); }
+  void all_reduce_sum(torch::Tensor& tensor) override { route(tensor).all_reduce_sum(tensor); }
+  torch::Tensor all_gather_cat(const torch::Tensor& tensor) override {
+    return route(tensor).all_gather_cat(tensor);
+  }
+  void broadcast(torch::Tensor& tensor) override { route(tensor).broadcast(tensor); }
+  void barrier() override { gloo_->barrier(); }
+
+ private:
+  Collective& route(const torch::Tensor& tensor) {
+    if (!tensor.defined() || !tensor.is_cuda()) return *gloo_;
+    if (!nccl_) {
+      auto prefixed = c10::make_intrusive<c10d::PrefixStore>("nccl", store_);
+      nccl_ = make_nccl_collective(prefixed, rank(), world_size(), tensor.device().index(),
+                                   timeout_);
+    }
+    return *nccl_;
+  }
+
+  std::unique_ptr<Collective> gloo_;
+  std::unique_ptr<Collective> nccl_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::chrono::milliseconds timeout_;
+};
+
 std::string where(const LaunchInfo& launch) {
   return fmt::format("{}={} {}={}", launch.addr_variable, launch.master_addr, launch.port_variable,
                      launch.master_port);
@@ -132,7 +168,9 @@ std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         prefixed, static_cast<int>(launch.rank), static_cast<int>(launch.world_size), options);
     group->setTimeout(collectives);
-    return std::make_unique<GlooCollective>(std::move(group), launch.rank, launch.world_size);
+    return std::make_unique<DeviceRoutedCollective>(
+        std::make_unique<GlooCollective>(std::move(group), launch.rank, launch.world_size),
+        prefixed, collectives);
   } catch (const std::exception& e) {
     fail(
         "rank {} of {}: not every rank joined the process group at {} within {} s ({}={} is "

@@ -18,6 +18,14 @@
 
 namespace swav {
 
+namespace {
+
+int64_t local_cuda_index = -1;  // set_local_cuda_index; -1: one process, "cuda" is the current GPU
+
+}  // namespace
+
+void set_local_cuda_index(int64_t index) { local_cuda_index = index; }
+
 torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
@@ -25,9 +33,24 @@ torch::Device parse_device(const std::string& name) {
       fail("train.device: '{}' asked for, but no CUDA device is available (use \"cpu\")", name);
     }
     torch::Device device(name);
-    if (device.has_index() && device.index() >= static_cast<int64_t>(torch::cuda::device_count())) {
-      fail("train.device: '{}' does not exist ({} CUDA devices)", name,
-           torch::cuda::device_count());
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    if (local_cuda_index >= 0) {
+      if (device.has_index()) {
+        fail(
+            "train.device: '{}' names one GPU, but this run has several processes and each needs "
+            "its own: use \"cuda\" (the process with LOCAL_RANK r uses GPU r)",
+            name);
+      }
+      if (local_cuda_index >= count) {
+        fail(
+            "train.device: 'cuda' on the process with local rank {} needs GPU {}, but this node "
+            "has {} CUDA devices: start at most {} processes per node",
+            local_cuda_index, local_cuda_index, count, count);
+      }
+      return {torch::kCUDA, static_cast<c10::DeviceIndex>(local_cuda_index)};
+    }
+    if (device.has_index() && device.index() >= count) {
+      fail("train.device: '{}' does not exist ({} CUDA devices)", name, count);
     }
     return device;
   }

@@ -89,6 +89,12 @@ class Trainer {
 };
 
 /// The device named by "cpu", "cuda" or "cuda:N"; UserError if CUDA is asked for and not available.
+/// In a process of a multi-process run (set_local_cuda_index), "cuda" is that process's GPU and
+/// "cuda:N" is refused: every process needs a GPU of its own.
 torch::Device parse_device(const std::string& name);
+
+/// Makes "cuda" mean GPU `index` in this process (run_experiment passes LOCAL_RANK when it is one
+/// of several processes).
+void set_local_cuda_index(int64_t index);
 
 }  // namespace swav

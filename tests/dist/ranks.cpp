@@ -148,40 +148,59 @@ void write_tensor(const std::string& path, const torch::Tensor& t) {
             static_cast<std::streamsize>(c.numel() * sizeof(double)));
 }
 
-int collectives(Collective& c, Checks& check) {
+/// Every collective on tensors of `device` (CPU: Gloo; CUDA: NCCL), checked against sums known in
+/// advance; results are compared on the CPU.
+int collectives(Collective& c, Checks& check, torch::Device device) {
   const int64_t r = c.rank(), w = c.world_size();
   const double total = static_cast<double>(w * (w + 1) / 2);  // sum of (rank + 1)
+  auto on = [&](const torch::Tensor& t) { return t.to(device); };
   for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt64}) {
-    auto t = torch::full({5}, r + 1, torch::TensorOptions().dtype(dtype));
+    auto t = on(torch::full({5}, r + 1, torch::TensorOptions().dtype(dtype)));
     c.all_reduce_sum(t);
-    check.expect(t.dtype() == dtype, "all_reduce_sum keeps the dtype");
-    check.expect(torch::equal(t, torch::full({5}, total, t.options())),
+    check.expect(t.dtype() == dtype && t.device() == device,
+                 "all_reduce_sum keeps the dtype and device");
+    check.expect(torch::equal(t.cpu(), torch::full({5}, total, t.options().device(torch::kCPU))),
                  std::string("all_reduce_sum of ") + c10::toString(dtype));
   }
   // A non-contiguous view is reduced in place through a contiguous copy.
   auto base = torch::arange(12, torch::kFloat32).reshape({3, 4});
-  auto view = (base * static_cast<double>(r + 1)).t();
+  auto view = on(base * static_cast<double>(r + 1)).t();
   check.expect(!view.is_contiguous(), "the test's view is non-contiguous");
   c.all_reduce_sum(view);
-  check.expect(torch::equal(view, (base * total).t()), "all_reduce_sum of a transposed view");
+  check.expect(torch::equal(view.cpu(), (base * total).t()), "all_reduce_sum of a transposed view");
   // Gather: rank q contributes q * 100 + [0..5] as [2, 3]; the result is the ranks' blocks in
   // order.
-  auto mine = (torch::arange(6, torch::kFloat64) + 100.0 * static_cast<double>(r)).reshape({2, 3});
-  auto all = c.all_gather_cat(mine);
-  check.expect(all.sizes() == torch::IntArrayRef({2 * w, 3}), "all_gather_cat's shape");
+  auto block = [](int64_t q) {
+    return (torch::arange(6, torch::kFloat64) + 100.0 * static_cast<double>(q)).reshape({2, 3});
+  };
+  auto all = c.all_gather_cat(on(block(r)));
+  check.expect(all.sizes() == torch::IntArrayRef({2 * w, 3}) && all.device() == device,
+               "all_gather_cat's shape and device");
   for (int64_t q = 0; q < w && all.size(0) == 2 * w; ++q) {
-    auto expected =
-        (torch::arange(6, torch::kFloat64) + 100.0 * static_cast<double>(q)).reshape({2, 3});
-    check.expect(torch::equal(all.narrow(0, 2 * q, 2), expected),
+    check.expect(torch::equal(all.narrow(0, 2 * q, 2).cpu(), block(q)),
                  "all_gather_cat block of rank " + std::to_string(q));
   }
-  auto gathered_int = c.all_gather_cat(torch::full({1}, r, torch::kInt64));
-  check.expect(torch::equal(gathered_int, torch::arange(w, torch::kInt64)),
+  auto gathered_int = c.all_gather_cat(on(torch::full({1}, r, torch::kInt64)));
+  check.expect(torch::equal(gathered_int.cpu(), torch::arange(w, torch::kInt64)),
                "all_gather_cat of int64");
+  // Blocks of different sizes (split_rows of 2w + 1 rows): the whole in rank order.
+  const int64_t n = 2 * w + 1;
+  const RowBlock mine = split_rows(n, r, w);
+  auto rows = gather_rows(on(torch::arange(mine.begin, mine.begin + mine.rows, torch::kInt64)), n, c);
+  check.expect(torch::equal(rows.cpu(), torch::arange(n, torch::kInt64)), "gather_rows");
+  // Gather with gradient: loss = sum(weights * gathered) on every rank; the gradient reaching
+  // rank r's rows is the sum over ranks, w * weights[rows of r].
+  auto x = on(torch::full({2, 3}, static_cast<double>(r + 1), torch::kFloat64)).requires_grad_();
+  auto weights = on(torch::arange(2 * w * 3, torch::kFloat64).reshape({2 * w, 3}));
+  (all_gather_with_grad(x, c) * weights).sum().backward();
+  check.expect(x.grad().defined() &&
+                   torch::equal(x.grad().cpu(),
+                                (weights.narrow(0, 2 * r, 2) * static_cast<double>(w)).cpu()),
+               "all_gather_with_grad's gradient");
   // Broadcast: everyone ends with rank 0's values.
-  auto b = torch::full({4}, static_cast<double>(7 * r + 1), torch::kFloat32);
+  auto b = on(torch::full({4}, static_cast<double>(7 * r + 1), torch::kFloat32));
   c.broadcast(b);
-  check.expect(torch::equal(b, torch::ones({4}, torch::kFloat32)), "broadcast from rank 0");
+  check.expect(torch::equal(b.cpu(), torch::ones({4}, torch::kFloat32)), "broadcast from rank 0");
   c.barrier();
   return check.failures == 0 ? 0 : 1;
 }
@@ -314,7 +333,13 @@ int run_rank_scenario(const std::string& scenario) {
     const char* out = std::getenv("SWAV_DIST_OUT");
     int rc = 0;
     if (scenario == "collectives") {
-      rc = collectives(*collective, check);
+      // SWAV_DIST_DEVICE=cuda: the same on this rank's GPU (LOCAL_RANK), through NCCL.
+      const char* device = std::getenv("SWAV_DIST_DEVICE");
+      const bool cuda = device != nullptr && std::string(device) == "cuda";
+      rc = collectives(*collective, check,
+                       cuda ? torch::Device(torch::kCUDA,
+                                            static_cast<c10::DeviceIndex>(launch.local_rank))
+                            : torch::Device(torch::kCPU));
     } else if (scenario == "sinkhorn") {
       rc = sinkhorn_split(*collective, out ? out : ".");
     } else if (scenario == "method_train") {

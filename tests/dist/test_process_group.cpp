@@ -247,6 +247,33 @@ TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
   fs::remove_all(dir);
 }
 
+TEST_CASE("baselines with banks and queues on 2 processes resume as if never stopped",
+          "[dist][distributed][baselines][resume]") {
+  // DeepCluster-v2's bank is split by sample over the ranks (rank 1's block lives in its part of
+  // the checkpoint); PCL's queue and its random negatives must carry over on every rank.
+  for (const std::string method : {"deepcluster_v2", "pcl"}) {
+    INFO(method);
+    const auto dir = fresh_dir("resume_" + method);
+    const auto out = dir + "/" + method + "_w2.bin";
+    std::map<std::string, std::string> env = {{"SWAV_DIST_METHOD", method}};
+    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+    const auto straight = read_all_doubles(out);
+    fs::remove(out);
+    env["SWAV_DIST_CHECKPOINT"] = dir + "/checkpoint.pt";
+    auto first = env;
+    first["SWAV_DIST_STOP_AFTER"] = "1";
+    require_all_passed(swav::test::run_world("method_train", 2, dir, first));
+    REQUIRE(fs::exists(dir + "/checkpoint.pt.rank1.epoch1"));
+    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+    const auto resumed = read_all_doubles(out);
+    REQUIRE(resumed.numel() == straight.numel() - 1);
+    CHECK(resumed[0].item<double>() == straight[1].item<double>());
+    CHECK(torch::equal(resumed.narrow(0, 1, resumed.numel() - 1),
+                       straight.narrow(0, 2, straight.numel() - 2)));
+    fs::remove_all(dir);
+  }
+}
+
 TEST_CASE("collectives wait for the collective timeout, not the rendezvous timeout",
           "[dist][distributed]") {
   const auto dir = fresh_dir("slow_peer");
