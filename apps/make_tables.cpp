@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     if (with_plots && out_dir.empty()) swav::fail("--plots writes SVG files: give --out DIR too");
     if (!is_regular(db))
       swav::fail("--db {}: no such store (expected an existing SQLite file)", db);
-    const swav::Store store(db);
+    const swav::Store store(db, swav::Store::Access::kReadOnly);  // a reader never writes
     const auto outputs = swav::report::generate(store, names, format, with_plots);
     if (outputs.empty()) swav::fail("--db {}: no experiment has a finished run", db);
     if (out_dir.empty()) {

@@ -170,7 +170,12 @@ std::string default_db_path() {
   return env && *env ? env : "swav_bench.db";
 }
 
-Store::Store(const std::string& path) : path_(path.empty() ? default_db_path() : path) {
+Store::Store(const std::string& path, Access access)
+    : path_(path.empty() ? default_db_path() : path) {
+  if (access == Access::kReadOnly) {
+    open_read_only();
+    return;
+  }
   try {
     db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
                                              kBusyTimeoutMs);
@@ -203,6 +208,33 @@ Store::Store(const std::string& path) : path_(path.empty() ? default_db_path() :
     }
     transaction.commit();
   });
+}
+
+void Store::open_read_only() {
+  try {
+    db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+  } catch (const SQLite::Exception& e) {
+    fail("cannot open results store '{}' for reading: {}", path_, e.what());
+  }
+  const int version = with_retry(path_, "reading the schema version", [&] {
+    return db_->execAndGet("PRAGMA user_version").getInt();
+  });
+  if (version == kSchemaVersion) return;
+  if (version > kSchemaVersion) {
+    fail(
+        "results store '{}' has schema version {}, newer than this build's {}; use a newer "
+        "swav-bench",
+        path_, version, kSchemaVersion);
+  }
+  if (version == 0) {
+    fail("results store '{}' holds no swav-bench results (no schema): is it the right file?",
+         path_);
+  }
+  fail(
+      "results store '{}' has schema version {}, older than this build's {}, and is opened "
+      "read-only here; any run_experiment with --db {} upgrades it (a copy, if the file must stay "
+      "as it is)",
+      path_, version, kSchemaVersion, path_);
 }
 
 Store::~Store() = default;

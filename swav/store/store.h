@@ -91,9 +91,14 @@ struct EvalRow {
 /// a file from a newer version is refused.
 class Store {
  public:
-  /// Opens (creating if needed) the store at `path`; an empty path means default_db_path(). The
-  /// folder must exist.
-  explicit Store(const std::string& path);
+  /// How a store is opened: kReadWrite creates the file and its schema when missing (and upgrades
+  /// an older schema); kReadOnly never writes a byte of it (readers such as make_tables), so it
+  /// works on a read-only file or disk and beside a running sweep, and refuses a missing file or
+  /// one whose schema this build does not read.
+  enum class Access { kReadWrite, kReadOnly };
+
+  /// Opens the store at `path`; an empty path means default_db_path(). The folder must exist.
+  explicit Store(const std::string& path, Access access = Access::kReadWrite);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -151,6 +156,7 @@ class Store {
   std::vector<EvalRow> evals(int64_t run_id) const;
 
  private:
+  void open_read_only();
   std::string path_;
   std::unique_ptr<SQLite::Database> db_;
 };

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -220,6 +221,65 @@ TEST_CASE("a store that cannot be opened names the path", "[store]") {
         .exec("PRAGMA user_version = 99");
   }
   CHECK_THAT(open_error(newer), Contains(newer) && Contains("schema version 99"));
+}
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string read_only_error(const std::string& path) {
+  try {
+    Store s(path, Store::Access::kReadOnly);
+  } catch (const swav::UserError& e) {
+    return e.what();
+  }
+  FAIL("expected a UserError opening " << path << " read-only");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a store opened read-only is read and never written", "[store]") {
+  swav::test::TempDir dir;
+  const std::string path = dir.str("results.db");
+  int64_t run = 0;
+  {
+    Store s(path);
+    run = s.begin_run(info());
+    s.log_metric(run, 0, 0, "loss", 2.5);
+    s.finish_run(run, true);
+  }
+  // As results/*.db are committed: one file, no write-ahead log.
+  SQLite::Database(path, SQLite::OPEN_READWRITE).exec("PRAGMA journal_mode = DELETE");
+  const std::string before = file_bytes(path);
+  {
+    const Store s(path, Store::Access::kReadOnly);
+    CHECK(s.run(run)->status == "done");
+    CHECK(s.metrics(run).at(0).value == 2.5);
+  }
+  // Byte for byte the same file, and nothing beside it (a read-write open changes the header).
+  CHECK(file_bytes(path) == before);
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+  { Store writer(path); }
+  CHECK(file_bytes(path) != before);
+
+  // A missing file is not created; a file with no schema, an older or a newer one is refused.
+  const std::string missing = dir.str("missing.db");
+  CHECK_THAT(read_only_error(missing), Contains(missing) && Contains("for reading"));
+  CHECK_FALSE(std::filesystem::exists(missing));
+  const std::string empty = dir.str("empty.db");
+  { SQLite::Database(empty, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("CREATE TABLE t(x)"); }
+  CHECK_THAT(read_only_error(empty), Contains(empty) && Contains("no swav-bench results"));
+  const std::string older = dir.str("older.db");
+  { SQLite::Database(older, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("PRAGMA user_version = 1"); }
+  CHECK_THAT(read_only_error(older), Contains(older) && Contains("schema version 1, older"));
+  const std::string garbage = dir.str("garbage.db");
+  std::ofstream(garbage) << std::string(4096, 'x');
+  CHECK_THAT(read_only_error(garbage), Contains(garbage) && Contains("not a database"));
 }
 
 TEST_CASE("default_db_path honours SWAV_BENCH_DB", "[store]") {
