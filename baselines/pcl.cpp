@@ -33,12 +33,14 @@ torch::Tensor pcl_concentration(const torch::Tensor& distances, const torch::Ten
 PclNetworkImpl::PclNetworkImpl(const ModelOptions& options, int64_t in_channels) {
   query = register_module("query", EmbeddingNet(options, in_channels));
   key = register_module("key", EmbeddingNet(options, in_channels));
+  for (auto& k : key->parameters()) k.set_requires_grad(false);
+  copy_query_to_key();
+}
+
+void PclNetworkImpl::copy_query_to_key() {
   torch::NoGradGuard no_grad;
   auto q = query->parameters(), k = key->parameters();
-  for (size_t i = 0; i < q.size(); ++i) {
-    k[i].copy_(q[i]);
-    k[i].set_requires_grad(false);
-  }
+  for (size_t i = 0; i < q.size(); ++i) k[i].copy_(q[i]);
   auto qb = query->buffers(), kb = key->buffers();
   for (size_t i = 0; i < qb.size(); ++i) kb[i].copy_(qb[i]);
 }

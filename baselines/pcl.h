@@ -47,6 +47,9 @@ torch::Tensor pcl_concentration(const torch::Tensor& distances, const torch::Ten
 class PclNetworkImpl : public torch::nn::Module {
  public:
   PclNetworkImpl(const ModelOptions& options, int64_t in_channels);
+  /// The key network becomes a copy of the query network (at construction, and after
+  /// model.init loaded the query's backbone).
+  void copy_query_to_key();
   EmbeddingNet query{nullptr};
   EmbeddingNet key{nullptr};
 };
@@ -57,6 +60,7 @@ class PclMethod : public Method {
   PclMethod(const MethodSetup& setup, const PclOptions& options);
 
   std::string name() const override { return "pcl"; }
+  void on_encoder_loaded() override { network_->copy_query_to_key(); }
   torch::nn::Module& module() override { return *network_; }
   std::shared_ptr<BackboneImpl> encoder() override { return network_->query->backbone; }
   /// The query network's parameters (the key network follows by EMA).

@@ -210,6 +210,15 @@ void describe(V& v, S& m) {
         "prototype count of each head (the paper: [3000] on ImageNet); DeepCluster-v2 and SeLa "
         "use one head per entry",
         NotEmpty{"needs at least one prototype head"}, AtLeast{1});
+  v.key("init", m.init,
+        "a PyTorch checkpoint whose weights start the backbone (torch.save of a state dict with "
+        "torchvision's names or ours, as export_weights writes; a \"module.\" prefix and a "
+        "\"state_dict\" wrapper are fine); \"\" = random initialisation",
+        HashedUnlessDefault{});
+  v.key("init_strict", m.init_strict,
+        "model.init: a backbone tensor missing from the file or of another shape is an error; "
+        "false loads what fits and lists the rest in the trial's log",
+        HashedUnlessDefault{});
 }
 
 template <class V, class S, If<S, SwavOptions> = 0>

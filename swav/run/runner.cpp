@@ -11,6 +11,7 @@
 #include "swav/config/config.h"
 #include "swav/data/image_set.h"
 #include "swav/run/evaluation.h"
+#include "swav/run/export.h"
 #include "swav/run/registry.h"
 #include "swav/store/heartbeat.h"
 #include "swav/util/error.h"
@@ -55,6 +56,11 @@ std::unique_ptr<Method> build_method(const ExperimentOptions& options, const Ima
                                      torch::Device device, const Collective& collective) {
   torch::manual_seed(static_cast<uint64_t>(options.train.seed));
   auto method = make_method(options, train.channels(), train.size(), collective.world_size());
+  if (!options.model.init.empty()) {
+    // The starting weights (a resumed run then loads its checkpoint over them).
+    const auto report = apply_model_init(*method, options.model);
+    if (collective.rank() == 0) fmt::print("{}\n", describe_model_init(report, options.model));
+  }
   method->module().to(device);
   return method;
 }

@@ -121,6 +121,9 @@ class Method {
   /// builds its optimiser from these; the default is parameters() alone.
   virtual std::vector<ParamGroup> parameter_groups() { return {ParamGroup(parameters())}; }
 
+  /// Called after weights from outside (model.init) were copied into encoder(), before training:
+  /// a method that keeps a copy of the encoder (PCL's key network) takes them too.
+  virtual void on_encoder_loaded() {}
   /// Called once before the first epoch of a fresh run (not on resume).
   virtual void on_train_start(const ImageSet& train, StepContext& ctx) {}
   /// Called at the start of every epoch (also the first after a resume).
