@@ -15,8 +15,9 @@ namespace swav {
 
 /// One number of one protocol, as stored in the `evals` table.
 struct EvalResult {
-  std::string protocol;  // "knn", "knn_init" (the untrained network), "linear", "swav_linear",
-                         // "semi_supervised", "clusters", "transfer:<name>:knn", ...
+  std::string protocol;  // "knn", "knn_init" (the network before training: as initialised, or
+                         // model.init's weights), "linear", "swav_linear", "semi_supervised",
+                         // "clusters", "transfer:<name>:knn", ...
   std::string dataset;   // e.g. "fashion_mnist/test"
   std::string metric;    // e.g. "top1_k20", "top1_best"
   double value = 0;

@@ -85,7 +85,7 @@ std::string format_run_results(const Store& store, int64_t run_id) {
     const std::string metric = key.substr(4);
     auto init = evals.find("knn_init/" + metric);
     if (init != evals.end()) {
-      out += fmt::format("| kNN {} (untrained network) | {:.2f}% ({:.2f}%, {:+.2f} points) |\n",
+      out += fmt::format("| kNN {} (network before training) | {:.2f}% ({:.2f}%, {:+.2f} points) |\n",
                          metric, 100 * value, 100 * init->second, 100 * (value - init->second));
     } else {
       out += fmt::format("| kNN {} | {:.2f}% |\n", metric, 100 * value);

@@ -64,7 +64,7 @@ TEST_CASE("a run trains, evaluates, stores everything and is skipped when repeat
                                           "knn_init/top1_k5", "linear/top1_best",
                                           "linear/top1_last"});
   const std::string table = format_run_results(store, outcome.run_id);
-  CHECK_THAT(table, Catch::Contains("ln K = 2.4849") && Catch::Contains("untrained network"));
+  CHECK_THAT(table, Catch::Contains("ln K = 2.4849") && Catch::Contains("network before training"));
 
   const auto again = ws.run(path);
   CHECK(again.skipped);
