@@ -3,7 +3,10 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "swav/data/device_multicrop.h"
@@ -163,8 +166,32 @@ void save_atomically(torch::serialize::OutputArchive& archive, const std::string
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   const fs::path tmp = target.string() + ".tmp";
-  archive.save_to(tmp.string());
-  fs::rename(tmp, target);
+  // Serialised in memory first: LibTorch's file writer, when a write fails (a full disk),
+  // throws again from its destructor and terminates the process instead of reporting it.
+  std::string bytes;
+  archive.save_to([&](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  std::string problem;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) problem = std::strerror(errno);
+  }
+  std::error_code ec;
+  if (problem.empty()) {
+    fs::rename(tmp, target, ec);
+    if (!ec) return;
+    problem = ec.message();
+  }
+  fs::remove(tmp, ec);
+  fail(
+      "checkpoint {}: cannot be written ({}): a full disk, a file size limit or no permission? "
+      "The previous checkpoint, if any, is kept, and the run resumes from it once the cause is "
+      "removed",
+      path, problem);
 }
 
 }  // namespace
