@@ -107,7 +107,12 @@ auto with_retry(const std::string& path, const char* action, F&& body) {
       return body();
     } catch (const SQLite::Exception& e) {
       if (!is_busy(e) || std::chrono::steady_clock::now() >= deadline) {
-        fail("results store '{}': {} failed: {}", path, action, e.what());
+        const int code = e.getErrorCode() & 0xff;  // the primary code of an extended one
+        const bool disk = code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY;
+        fail("results store '{}': {} failed: {}{}", path, action, e.what(),
+             disk ? " (a full disk, a file size limit or a read-only file? every row stored "
+                    "before is kept; rerun once the cause is removed)"
+                  : "");
       }
       const int pause_ms =
           std::min(500, 5 << std::min(attempt, 6)) + static_cast<int>(jitter() % 20);

@@ -1,10 +1,12 @@
 #include <catch2/catch.hpp>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -280,6 +282,46 @@ TEST_CASE("a store opened read-only is read and never written", "[store]") {
   const std::string garbage = dir.str("garbage.db");
   std::ofstream(garbage) << std::string(4096, 'x');
   CHECK_THAT(read_only_error(garbage), Contains(garbage) && Contains("not a database"));
+}
+
+TEST_CASE("a store whose disk fills up names the file and loses no stored row", "[store][faults]") {
+  swav::test::TempDir dir;
+  const std::string path = dir.str("results.db");
+  int64_t run = 0;
+  {
+    Store s(path);
+    run = s.begin_run(info());
+    s.log_metric(run, 0, 0, "loss", 2.5);
+  }
+  // Files may not grow past 64 KiB more than the store is now (RLIMIT_FSIZE, SIGXFSZ ignored so
+  // writes fail with EFBIG): a long burst of metrics fills the "disk".
+  std::string error;
+  int64_t written = 0;
+  {
+    rlimit old_limit{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    Store s(path);
+    rlimit limited = old_limit;
+    limited.rlim_cur = static_cast<rlim_t>(std::filesystem::file_size(path) + 65536);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+    try {
+      for (; written < 100000; ++written) s.log_metric(run, 1, written, "lr", 0.1);
+    } catch (const swav::UserError& e) {
+      error = e.what();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+    std::signal(SIGXFSZ, old_handler);
+  }
+  INFO(error);
+  CHECK_THAT(error, Contains(path) && Contains("every row stored before is kept"));
+  CHECK(written < 100000);
+  // Every row written before the failure is there, and the store takes rows again.
+  Store s(path);
+  CHECK(s.metrics(run, "loss").size() == 1);
+  CHECK(static_cast<int64_t>(s.metrics(run, "lr").size()) == written);
+  s.finish_run(run, true);
+  CHECK(s.run(run)->status == "done");
 }
 
 TEST_CASE("default_db_path honours SWAV_BENCH_DB", "[store]") {
