@@ -1,9 +1,13 @@
 #include "helpers.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <torch/serialize.h>
@@ -116,6 +120,28 @@ bool run_python(const std::string& script, const std::string& case_dir) {
   const std::string command = fmt::format("\"{}\" -W ignore \"{}/tests/python/{}\" \"{}\" 2>&1",
                                           torch_python(), SWAV_SOURCE_DIR, script, case_dir);
   return std::system(command.c_str()) == 0;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void with_file_size_limit(uintmax_t bytes, const std::function<void()>& body) {
+  rlimit old_limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &old_limit) != 0) throw std::runtime_error("getrlimit failed");
+  struct Restore {
+    rlimit limit;
+    void (*handler)(int);
+    ~Restore() {
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      std::signal(SIGXFSZ, handler);
+    }
+  } restore{old_limit, std::signal(SIGXFSZ, SIG_IGN)};
+  rlimit limited = old_limit;
+  limited.rlim_cur = static_cast<rlim_t>(bytes);
+  if (::setrlimit(RLIMIT_FSIZE, &limited) != 0) throw std::runtime_error("setrlimit failed");
+  body();
 }
 
 }  // namespace swav::test

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,14 @@ c10::Dict<c10::IValue, c10::IValue> load_tensors(const std::string& path);
 std::string torch_python();
 /// Runs tests/python/<script> on a case folder with torch_python(); true when it exits with 0.
 bool run_python(const std::string& script, const std::string& case_dir);
+
+/// The whole content of a file (empty when it cannot be read).
+std::string file_bytes(const std::string& path);
+
+/// Runs `body` with files limited to `bytes` (RLIMIT_FSIZE) and SIGXFSZ ignored, so a write past
+/// the limit fails with EFBIG as on a full disk; the limit and the handler are restored afterwards,
+/// also when `body` throws.
+void with_file_size_limit(uintmax_t bytes, const std::function<void()>& body);
 
 /// A fresh empty temporary directory, removed when the object goes out of scope.
 class TempDir {

@@ -1,5 +1,6 @@
 // The multi-process Collective on PyTorch's c10d: a TCPStore for the rendezvous,
-// ProcessGroupGloo for CPU tensors and ProcessGroupNCCL (swav/dist/nccl.cpp) for CUDA tensors. The only file that includes ProcessGroupGloo.hpp: its gloo
+// ProcessGroupGloo for CPU tensors and ProcessGroupNCCL (swav/dist/nccl.cpp) for CUDA tensors,
+// each behind a BackendCollective. The only file that includes ProcessGroupGloo.hpp: its gloo
 // headers come from Debian's libgloo-dev (the wheel ships the library inside libtorch_cpu but not
 // the headers), so nothing here touches gloo's own types beyond passing c10d's pointers along; the
 // collectives' tests (tests/dist) would catch a mismatch of the two.
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "swav/dist/backend_collective.h"
 #include "swav/dist/launch.h"
 #include "swav/dist/nccl.h"
 #include "swav/util/error.h"
@@ -17,72 +19,6 @@
 namespace swav {
 
 namespace {
-
-class GlooCollective final : public Collective {
- public:
-  GlooCollective(c10::intrusive_ptr<c10d::ProcessGroupGloo> group, int64_t rank, int64_t world)
-      : group_(std::move(group)), rank_(rank), world_(world) {}
-
-  int64_t rank() const override { return rank_; }
-  int64_t world_size() const override { return world_; }
-
-  void all_reduce_sum(torch::Tensor& tensor) override {
-    // Gloo works on contiguous CPU tensors; anything else goes through a contiguous CPU copy.
-    std::vector<at::Tensor> buffer{staged(tensor)};
-    wait("all_reduce", [&] { return group_->allreduce(buffer); });
-    write_back(tensor, buffer[0]);
-  }
-
-  torch::Tensor all_gather_cat(const torch::Tensor& tensor) override {
-    std::vector<at::Tensor> input{staged(tensor)};
-    std::vector<std::vector<at::Tensor>> output(1);
-    for (int64_t r = 0; r < world_; ++r) output[0].push_back(torch::empty_like(input[0]));
-    wait("all_gather", [&] { return group_->allgather(output, input); });
-    return torch::cat(output[0]).to(tensor.device());
-  }
-
-  void broadcast(torch::Tensor& tensor) override {
-    std::vector<at::Tensor> buffer{staged(tensor)};
-    c10d::BroadcastOptions options;
-    options.rootRank = 0;
-    wait("broadcast", [&] { return group_->broadcast(buffer, options); });
-    write_back(tensor, buffer[0]);
-  }
-
-  void barrier() override {
-    wait("barrier", [&] { return group_->barrier(); });
-  }
-
- private:
-  /// Runs one collective to completion; a peer that died or timed out becomes a UserError that
-  /// says so (gloo's own text kept).
-  template <class Start>
-  void wait(const char* what, const Start& start) {
-    std::string text;
-    try {
-      start()->wait();
-      return;
-    } catch (const c10::Error& e) {
-      text = e.what_without_backtrace();
-    } catch (const std::exception& e) {
-      text = e.what();
-    }
-    fail("{} on rank {} of {} failed: another process stopped or did not answer in time ({})", what,
-         rank_, world_, text.substr(0, text.find('\n')));
-  }
-
-  static at::Tensor staged(const torch::Tensor& t) {
-    TORCH_CHECK(t.defined(), "collective on an undefined tensor");
-    return t.device().is_cpu() && t.is_contiguous() ? t : t.to(torch::kCPU).contiguous();
-  }
-  static void write_back(torch::Tensor& target, const at::Tensor& result) {
-    if (!result.is_same(target)) target.copy_(result);
-  }
-
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
-  int64_t rank_;
-  int64_t world_;
-};
 
 /// Gloo for CPU tensors, NCCL for CUDA tensors (the pair torch.distributed calls
 /// "cpu:gloo,cuda:nccl"). The NCCL group is made at the first collective on a CUDA tensor, on
@@ -169,7 +105,8 @@ std::unique_ptr<Collective> connect_process_group(const LaunchInfo& launch,
         prefixed, static_cast<int>(launch.rank), static_cast<int>(launch.world_size), options);
     group->setTimeout(collectives);
     return std::make_unique<DeviceRoutedCollective>(
-        std::make_unique<GlooCollective>(std::move(group), launch.rank, launch.world_size),
+        std::make_unique<BackendCollective>(std::move(group), launch.rank, launch.world_size,
+                                            torch::kCPU, ""),
         prefixed, collectives);
   } catch (const std::exception& e) {
     fail(

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "swav/util/error.h"
+#include "swav/util/text.h"
 
 // Declared in torch/csrc/jit/serialization/export.h, which pulls in ONNX headers the wheel does not
 // ship; libtorch_cpu exports it. Writes data.pkl and the tensors' storages in torch.save's layout.
@@ -25,18 +26,6 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-/// Splits "a.b.c" at the dots.
-std::vector<std::string> parts_of(const std::string& name) {
-  std::vector<std::string> parts;
-  size_t begin = 0;
-  for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', begin)) {
-    parts.push_back(name.substr(begin, dot - begin));
-    begin = dot + 1;
-  }
-  parts.push_back(name.substr(begin));
-  return parts;
 }
 
 std::string joined(const std::vector<std::string>& parts, size_t from) {
@@ -69,7 +58,7 @@ std::string list_text(const std::vector<std::string>& names) {
 
 std::string torchvision_name(const std::string& ours, const std::string& arch) {
   if (arch != "resnet18" && arch != "resnet50") return ours;
-  const auto p = parts_of(ours);
+  const auto p = split(ours, '.');
   if (p.size() >= 3 && p[0] == "stem") {
     if (p[1] == "0") return "conv1." + joined(p, 2);
     if (p[1] == "1") return "bn1." + joined(p, 2);

@@ -8,6 +8,7 @@
 #include "swav/config/config.h"
 #include "swav/run/registry.h"
 #include "swav/util/error.h"
+#include "swav/util/text.h"
 
 namespace swav {
 
@@ -26,13 +27,7 @@ int64_t nominal_dataset_size(const ExperimentOptions& o) {
 
 /// The nested archive path of a module tensor: Module::save writes one archive per child.
 torch::Tensor read_nested(torch::serialize::InputArchive& root, const std::string& name) {
-  std::vector<std::string> parts;
-  size_t begin = 0;
-  for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', begin)) {
-    parts.push_back(name.substr(begin, dot - begin));
-    begin = dot + 1;
-  }
-  parts.push_back(name.substr(begin));
+  const auto parts = split(name, '.');
   std::vector<torch::serialize::InputArchive> chain(parts.size());
   torch::serialize::InputArchive* current = &root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

@@ -68,6 +68,57 @@ std::string launch_error(const std::map<std::string, std::string>& vars) {
   return "no error";
 }
 
+/// Trains `method` (the scenario's SWAV_DIST_METHOD) for 2 epochs on 1 process of batch 16 and
+/// on 2 processes of batch 8, and checks they train alike: epoch losses within 1e-4, every
+/// parameter and buffer within 2e-3 (float rounding grown through 16 steps). Returns the one
+/// process's parameters and buffers and the largest difference.
+std::pair<torch::Tensor, double> check_two_as_one(const std::string& dir,
+                                                  const std::string& method) {
+  const std::map<std::string, std::string> env = {{"SWAV_DIST_METHOD", method}};
+  require_all_passed(swav::test::run_world("method_train", 1, dir, env));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+  const auto one = read_all_doubles(dir + "/" + method + "_w1.bin");
+  const auto two = read_all_doubles(dir + "/" + method + "_w2.bin");
+  REQUIRE(one.numel() == two.numel());
+  const auto losses_one = one.narrow(0, 0, 2), losses_two = two.narrow(0, 0, 2);
+  INFO("epoch losses, 1 process: " << losses_one << ", 2 processes: " << losses_two);
+  CHECK((losses_one - losses_two).abs().max().item<double>() <= 1e-4);
+  const auto state_one = one.narrow(0, 2, one.numel() - 2),
+             state_two = two.narrow(0, 2, two.numel() - 2);
+  const double max_diff = (state_one - state_two).abs().max().item<double>();
+  INFO("max |difference| of parameters and buffers: "
+       << max_diff << " (largest value " << state_one.abs().max().item<double>() << ")");
+  CHECK(max_diff <= 2e-3);
+  return {state_one, max_diff};
+}
+
+/// Trains `env`'s method on 2 ranks straight through, then again stopped after one epoch and
+/// resumed from the checkpoint `dir`/checkpoint.pt; checks the resumed run ends with the same bits
+/// (the second epoch's loss, every parameter and buffer). Returns `env` with the checkpoint set.
+std::map<std::string, std::string> check_exact_resume(const std::string& dir,
+                                                      std::map<std::string, std::string> env) {
+  const auto it = env.find("SWAV_DIST_METHOD");
+  const auto out = dir + "/" + (it == env.end() ? "swav" : it->second) + "_w2.bin";
+  require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+  const auto straight = read_all_doubles(out);
+  fs::remove(out);
+  env["SWAV_DIST_CHECKPOINT"] = dir + "/checkpoint.pt";
+  auto first = env;
+  first["SWAV_DIST_STOP_AFTER"] = "1";
+  require_all_passed(swav::test::run_world("method_train", 2, dir, first));
+  REQUIRE(fs::exists(dir + "/checkpoint.pt"));
+  REQUIRE(fs::exists(dir + "/checkpoint.pt.rank1.epoch1"));
+  require_all_passed(swav::test::run_world("method_train", 2, dir, env));
+  // The resumed call trained (and wrote the loss of) the second epoch only.
+  const auto resumed = read_all_doubles(out);
+  REQUIRE(resumed.numel() == straight.numel() - 1);
+  // The same processes, kernels and reduction order: the same bits.
+  CHECK(resumed[0].item<double>() == straight[1].item<double>());
+  CHECK(torch::equal(resumed.narrow(0, 1, resumed.numel() - 1),
+                     straight.narrow(0, 2, straight.numel() - 2)));
+  return env;
+}
+
 }  // namespace
 
 TEST_CASE("every Gloo collective over 2 and 3 processes", "[dist][distributed]") {
@@ -155,24 +206,12 @@ TEST_CASE("SwAV on 2 processes of batch 8 trains as 1 process of batch 16",
   // ranks interleave the epoch order), Sinkhorn over both ranks, gradients averaged. Only float
   // rounding differs: batch-norm statistics summed in float64 over both ranks against torch's
   // float32 kernel on one, and sums in another order.
+  // Measured: largest difference 4.6e-4 on this CPU's kernels, 2.2e-4 with AVX2 and 2.1e-4 with
+  // the default ones forced (ATEN_CPU_CAPABILITY), values up to about 1; differences of about
+  // 1e-7 in the first step grow through 16 LARC steps. Without SyncBN the difference is 0.36
+  // (below).
   const auto dir = fresh_dir("swav_train");
-  require_all_passed(swav::test::run_world("method_train", 1, dir));
-  require_all_passed(swav::test::run_world("method_train", 2, dir));
-  const auto one = read_all_doubles(dir + "/swav_w1.bin");
-  const auto two = read_all_doubles(dir + "/swav_w2.bin");
-  REQUIRE(one.numel() == two.numel());
-  const auto losses_one = one.narrow(0, 0, 2), losses_two = two.narrow(0, 0, 2);
-  INFO("epoch losses, 1 process: " << losses_one << ", 2 processes: " << losses_two);
-  CHECK((losses_one - losses_two).abs().max().item<double>() <= 1e-4);
-  const auto state_one = one.narrow(0, 2, one.numel() - 2),
-             state_two = two.narrow(0, 2, two.numel() - 2);
-  const double max_diff = (state_one - state_two).abs().max().item<double>();
-  INFO("max |difference| of parameters and buffers: "
-       << max_diff << " (largest value " << state_one.abs().max().item<double>() << ")");
-  // Measured here: 4.6e-4 on this CPU's kernels, 2.2e-4 with AVX2 and 2.1e-4 with the default
-  // ones forced (ATEN_CPU_CAPABILITY), values up to about 1; differences of about 1e-7 in the
-  // first step grow through 16 LARC steps. Without SyncBN the difference is 0.36 (below).
-  CHECK(max_diff <= 2e-3);
+  const auto [state_one, max_diff] = check_two_as_one(dir, "swav");
 
   // Without synchronised batch norm each rank normalises its own 8 images: not the same training.
   require_all_passed(swav::test::run_world("method_train", 2, dir, {{"SWAV_DIST_SYNC_BN", "0"}}));
@@ -191,21 +230,7 @@ TEST_CASE("every baseline on 2 processes of batch 8 trains as 1 process of batch
        {"simclr", "deepcluster_v2", "sela_v2", "sela", "deepcluster_v1", "pcl"}) {
     INFO(method);
     const auto dir = fresh_dir("train_" + method);
-    const std::map<std::string, std::string> env = {{"SWAV_DIST_METHOD", method}};
-    require_all_passed(swav::test::run_world("method_train", 1, dir, env));
-    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
-    const auto one = read_all_doubles(dir + "/" + method + "_w1.bin");
-    const auto two = read_all_doubles(dir + "/" + method + "_w2.bin");
-    REQUIRE(one.numel() == two.numel());
-    const auto losses_one = one.narrow(0, 0, 2), losses_two = two.narrow(0, 0, 2);
-    INFO("epoch losses, 1 process: " << losses_one << ", 2 processes: " << losses_two);
-    CHECK((losses_one - losses_two).abs().max().item<double>() <= 1e-4);
-    const auto state_one = one.narrow(0, 2, one.numel() - 2),
-               state_two = two.narrow(0, 2, two.numel() - 2);
-    const double max_diff = (state_one - state_two).abs().max().item<double>();
-    INFO("max |difference| of parameters and buffers: "
-         << max_diff << " (largest value " << state_one.abs().max().item<double>() << ")");
-    CHECK(max_diff <= 2e-3);
+    check_two_as_one(dir, method);
     fs::remove_all(dir);
   }
 }
@@ -214,27 +239,8 @@ TEST_CASE("2 processes resumed from their checkpoint end as if never stopped",
           "[dist][distributed][swav][resume]") {
   // With a queue, whose rows are each rank's own: rank 1's part of the checkpoint must carry it.
   const auto dir = fresh_dir("swav_resume");
-  const std::string queue = "32";
-  require_all_passed(swav::test::run_world("method_train", 2, dir, {{"SWAV_DIST_QUEUE", queue}}));
-  const auto straight = read_all_doubles(dir + "/swav_w2.bin");
-  fs::remove(dir + "/swav_w2.bin");
-
   const std::string checkpoint = dir + "/checkpoint.pt";
-  const std::map<std::string, std::string> env = {{"SWAV_DIST_QUEUE", queue},
-                                                  {"SWAV_DIST_CHECKPOINT", checkpoint}};
-  auto first = env;
-  first["SWAV_DIST_STOP_AFTER"] = "1";
-  require_all_passed(swav::test::run_world("method_train", 2, dir, first));
-  REQUIRE(fs::exists(checkpoint));
-  REQUIRE(fs::exists(checkpoint + ".rank1.epoch1"));
-  require_all_passed(swav::test::run_world("method_train", 2, dir, env));
-  // The resumed call trained (and wrote the loss of) the second epoch only.
-  const auto resumed = read_all_doubles(dir + "/swav_w2.bin");
-  REQUIRE(resumed.numel() == straight.numel() - 1);
-  // The same processes, kernels and reduction order: the same bits.
-  CHECK(resumed[0].item<double>() == straight[1].item<double>());
-  CHECK(torch::equal(resumed.narrow(0, 1, resumed.numel() - 1),
-                     straight.narrow(0, 2, straight.numel() - 2)));
+  const auto env = check_exact_resume(dir, {{"SWAV_DIST_QUEUE", "32"}});
   // Only the last epoch's part is kept.
   CHECK(fs::exists(checkpoint + ".rank1.epoch2"));
   CHECK_FALSE(fs::exists(checkpoint + ".rank1.epoch1"));
@@ -254,22 +260,7 @@ TEST_CASE("baselines with banks and queues on 2 processes resume as if never sto
   for (const std::string method : {"deepcluster_v2", "pcl"}) {
     INFO(method);
     const auto dir = fresh_dir("resume_" + method);
-    const auto out = dir + "/" + method + "_w2.bin";
-    std::map<std::string, std::string> env = {{"SWAV_DIST_METHOD", method}};
-    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
-    const auto straight = read_all_doubles(out);
-    fs::remove(out);
-    env["SWAV_DIST_CHECKPOINT"] = dir + "/checkpoint.pt";
-    auto first = env;
-    first["SWAV_DIST_STOP_AFTER"] = "1";
-    require_all_passed(swav::test::run_world("method_train", 2, dir, first));
-    REQUIRE(fs::exists(dir + "/checkpoint.pt.rank1.epoch1"));
-    require_all_passed(swav::test::run_world("method_train", 2, dir, env));
-    const auto resumed = read_all_doubles(out);
-    REQUIRE(resumed.numel() == straight.numel() - 1);
-    CHECK(resumed[0].item<double>() == straight[1].item<double>());
-    CHECK(torch::equal(resumed.narrow(0, 1, resumed.numel() - 1),
-                       straight.narrow(0, 2, straight.numel() - 2)));
+    check_exact_resume(dir, {{"SWAV_DIST_METHOD", method}});
     fs::remove_all(dir);
   }
 }

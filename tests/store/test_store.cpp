@@ -1,12 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -39,9 +37,10 @@ swav::RunInfo info(const std::string& experiment = "exp",
   return i;
 }
 
-std::string open_error(const std::string& path) {
+std::string open_error(const std::string& path,
+                       Store::Access access = Store::Access::kReadWrite) {
   try {
-    Store s(path);
+    Store s(path, access);
   } catch (const swav::UserError& e) {
     return e.what();
   }
@@ -225,26 +224,8 @@ TEST_CASE("a store that cannot be opened names the path", "[store]") {
   CHECK_THAT(open_error(newer), Contains(newer) && Contains("schema version 99"));
 }
 
-namespace {
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string read_only_error(const std::string& path) {
-  try {
-    Store s(path, Store::Access::kReadOnly);
-  } catch (const swav::UserError& e) {
-    return e.what();
-  }
-  FAIL("expected a UserError opening " << path << " read-only");
-  return "";
-}
-
-}  // namespace
-
 TEST_CASE("a store opened read-only is read and never written", "[store]") {
+  constexpr auto kReadOnly = Store::Access::kReadOnly;
   swav::test::TempDir dir;
   const std::string path = dir.str("results.db");
   int64_t run = 0;
@@ -256,32 +237,32 @@ TEST_CASE("a store opened read-only is read and never written", "[store]") {
   }
   // As results/*.db are committed: one file, no write-ahead log.
   SQLite::Database(path, SQLite::OPEN_READWRITE).exec("PRAGMA journal_mode = DELETE");
-  const std::string before = file_bytes(path);
+  const std::string before = swav::test::file_bytes(path);
   {
     const Store s(path, Store::Access::kReadOnly);
     CHECK(s.run(run)->status == "done");
     CHECK(s.metrics(run).at(0).value == 2.5);
   }
   // Byte for byte the same file, and nothing beside it (a read-write open changes the header).
-  CHECK(file_bytes(path) == before);
+  CHECK(swav::test::file_bytes(path) == before);
   CHECK_FALSE(std::filesystem::exists(path + "-wal"));
   CHECK_FALSE(std::filesystem::exists(path + "-shm"));
   { Store writer(path); }
-  CHECK(file_bytes(path) != before);
+  CHECK(swav::test::file_bytes(path) != before);
 
   // A missing file is not created; a file with no schema, an older or a newer one is refused.
   const std::string missing = dir.str("missing.db");
-  CHECK_THAT(read_only_error(missing), Contains(missing) && Contains("for reading"));
+  CHECK_THAT(open_error(missing, kReadOnly), Contains(missing) && Contains("for reading"));
   CHECK_FALSE(std::filesystem::exists(missing));
   const std::string empty = dir.str("empty.db");
   { SQLite::Database(empty, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("CREATE TABLE t(x)"); }
-  CHECK_THAT(read_only_error(empty), Contains(empty) && Contains("no swav-bench results"));
+  CHECK_THAT(open_error(empty, kReadOnly), Contains(empty) && Contains("no swav-bench results"));
   const std::string older = dir.str("older.db");
   { SQLite::Database(older, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("PRAGMA user_version = 1"); }
-  CHECK_THAT(read_only_error(older), Contains(older) && Contains("schema version 1, older"));
+  CHECK_THAT(open_error(older, kReadOnly), Contains(older) && Contains("schema version 1, older"));
   const std::string garbage = dir.str("garbage.db");
   std::ofstream(garbage) << std::string(4096, 'x');
-  CHECK_THAT(read_only_error(garbage), Contains(garbage) && Contains("not a database"));
+  CHECK_THAT(open_error(garbage, kReadOnly), Contains(garbage) && Contains("not a database"));
 }
 
 TEST_CASE("a store whose disk fills up names the file and loses no stored row", "[store][faults]") {
@@ -298,20 +279,14 @@ TEST_CASE("a store whose disk fills up names the file and loses no stored row", 
   std::string error;
   int64_t written = 0;
   {
-    rlimit old_limit{};
-    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
-    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
     Store s(path);
-    rlimit limited = old_limit;
-    limited.rlim_cur = static_cast<rlim_t>(std::filesystem::file_size(path) + 65536);
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
-    try {
-      for (; written < 100000; ++written) s.log_metric(run, 1, written, "lr", 0.1);
-    } catch (const swav::UserError& e) {
-      error = e.what();
-    }
-    ::setrlimit(RLIMIT_FSIZE, &old_limit);
-    std::signal(SIGXFSZ, old_handler);
+    swav::test::with_file_size_limit(std::filesystem::file_size(path) + 65536, [&] {
+      try {
+        for (; written < 100000; ++written) s.log_metric(run, 1, written, "lr", 0.1);
+      } catch (const swav::UserError& e) {
+        error = e.what();
+      }
+    });
   }
   INFO(error);
   CHECK_THAT(error, Contains(path) && Contains("every row stored before is kept"));

@@ -1,11 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include <sys/resource.h>
-
-#include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 
 #include "helpers.h"
@@ -78,34 +73,21 @@ TEST_CASE("a checkpoint that cannot be written fails the run and keeps the previ
   const std::string checkpoint = dir.str("run.pt");
   train(options, data, checkpoint, /*stop_after=*/1);
   const auto size = std::filesystem::file_size(checkpoint);
-  auto bytes = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
-  const std::string before = bytes(checkpoint);
+  const std::string before = test::file_bytes(checkpoint);
 
-  // The disk "fills up": files may not grow past half a checkpoint (RLIMIT_FSIZE; SIGXFSZ
-  // ignored, so the write fails with EFBIG instead of killing the process).
+  // The disk "fills up": files may not grow past half a checkpoint.
   std::string error;
-  {
-    rlimit old_limit{};
-    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
-    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limited = old_limit;
-    limited.rlim_cur = static_cast<rlim_t>(size / 2);
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  test::with_file_size_limit(size / 2, [&] {
     try {
       train(options, data, checkpoint, /*stop_after=*/1);
     } catch (const UserError& e) {
       error = e.what();
     }
-    ::setrlimit(RLIMIT_FSIZE, &old_limit);
-    std::signal(SIGXFSZ, old_handler);
-  }
+  });
   INFO(error);
   CHECK_THAT(error, Catch::Contains("checkpoint " + checkpoint + ": cannot be written") &&
                         Catch::Contains("previous checkpoint"));
-  CHECK(bytes(checkpoint) == before);  // the epoch-1 checkpoint, intact
+  CHECK(test::file_bytes(checkpoint) == before);  // the epoch-1 checkpoint, intact
   CHECK_FALSE(std::filesystem::exists(checkpoint + ".tmp"));
 
   // With room again, the same command resumes from epoch 1 and ends as an uninterrupted run.
