@@ -1,5 +1,5 @@
 // run_experiment experiments/<name>.toml [key=value ...] [--db PATH] [--force] [--quiet]
-//                [--dry-run] [--only PATTERN] [--nproc N]
+//                [--dry-run] [--only PATTERN] [--nproc N] [--eval-only --weights FILE]
 // run_experiment --keys [PREFIX]
 // Trains and evaluates every trial of an experiment (its [sweep], or the one config), records
 // everything in the SQLite store and prints the results.
@@ -38,6 +38,13 @@ store). Exits 1 if any trial failed. See docs/EXPERIMENTS.md.
   --dry-run        list the trials with their folders, config hashes and resolved configs; run nothing
   --only PATTERN   run only trials whose name matches PATTERN (a glob with * ? [..], else a substring)
   --force          run again even if a finished run with the same config exists
+  --eval-only --weights FILE
+                   train nothing: evaluate the PyTorch checkpoint FILE (torch.save of a state
+                   dict, torchvision's names or ours, a `module.` prefix or a `state_dict` wrapper
+                   as the official SwAV releases have) in the experiment's network with its [eval]
+                   protocols; clusters only when FILE also holds the head and prototypes. Stored as
+                   a run of its own (tables show it as method "external"; the row holds FILE's
+                   path and SHA-256); the same bytes again are skipped unless --force
   --keys [PREFIX]  list every config key (or those starting with PREFIX, e.g. swav) with its type,
                    default and meaning, and exit
   --quiet          no progress lines
@@ -115,7 +122,7 @@ double seconds_arg(int argc, char** argv, int& i, const char* flag) {
 
 int main(int argc, char** argv) {
   swav::RunRequest request;
-  bool dry_run = false;
+  bool dry_run = false, eval_only = false;
   int nproc = 0;
   double rendezvous_s = 300, collective_s = 86400;
   for (int i = 1; i < argc; ++i) {
@@ -154,6 +161,14 @@ int main(int argc, char** argv) {
       request.only = argv[++i];
     } else if (arg == "--keys") {
       return print_keys(i + 1 < argc ? argv[i + 1] : "");
+    } else if (arg == "--weights") {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "run_experiment: --weights needs a file (a PyTorch checkpoint)\n");
+        return 2;
+      }
+      request.weights = argv[++i];
+    } else if (arg == "--eval-only") {
+      eval_only = true;
     } else if (arg == "--dry-run") {
       dry_run = true;
     } else if (arg == "--force") {
@@ -171,6 +186,22 @@ int main(int argc, char** argv) {
   }
   if (request.config_path.empty()) {
     fmt::print(stderr, "{}", kUsage);
+    return 2;
+  }
+  if (eval_only && request.weights.empty()) {
+    fmt::print(stderr,
+               "run_experiment: --eval-only needs --weights FILE, the checkpoint to evaluate\n");
+    return 2;
+  }
+  if (!eval_only && !request.weights.empty()) {
+    fmt::print(stderr,
+               "run_experiment: --weights {} goes with --eval-only (to start training from a "
+               "checkpoint, set model.init={} instead)\n",
+               request.weights, request.weights);
+    return 2;
+  }
+  if (eval_only && nproc > 0) {
+    fmt::print(stderr, "run_experiment: --eval-only runs on one process; drop --nproc {}\n", nproc);
     return 2;
   }
 

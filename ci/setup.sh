@@ -17,7 +17,7 @@ PACKAGES=(
   python3 python3-venv
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev
   catch2 nlohmann-json3-dev libbenchmark-dev
-  libturbojpeg0-dev libpng-dev zlib1g-dev libgloo-dev
+  libturbojpeg0-dev libpng-dev zlib1g-dev libgloo-dev libssl-dev
   dataset-fashion-mnist
 )
 

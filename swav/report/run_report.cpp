@@ -44,6 +44,11 @@ std::string format_run_results(const Store& store, int64_t run_id) {
                         g.push_back(fmt::format("{}x{}", c.count, c.size));
                       return fmt::format("{}", fmt::join(g, "+"));
                     }());
+    if (run->external()) {
+      config_line = fmt::format("external weights {} (sha256 {}) in a {} backbone, evaluated on {}",
+                                run->weights, run->weights_sha256, options.model.arch,
+                                options.data.format);
+    }
   } catch (const std::exception&) {
   }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <tuple>
 
@@ -296,6 +297,13 @@ std::vector<RunData> load_runs(const Store& store, const std::string& experiment
     data.run = run;
     data.config = flatten_config(run.config_toml, fmt::format("{}: run {} of experiment '{}'",
                                                               store.path(), run.id, experiment));
+    if (run.external()) {
+      // Weights trained elsewhere (--eval-only): method "external", named by file and digest.
+      data.config["method"] = "external";
+      data.config["model.init"] = fmt::format(
+          "{}@{}", std::filesystem::path(run.weights).filename().string(),
+          run.weights_sha256.substr(0, 8));
+    }
     for (const auto& e : store.evals(run.id)) data.evals[e.protocol + "/" + e.metric] = e.value;
     int64_t usage_epoch = -1;
     for (const auto& m : store.metrics(run.id)) {

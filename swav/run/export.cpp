@@ -131,4 +131,49 @@ std::string describe_model_init(const WeightsReport& report, const ModelOptions&
   return text;
 }
 
+RestReport load_network_rest(Method& method, const std::map<std::string, torch::Tensor>& state) {
+  std::set<const void*> in_backbone;
+  for (const auto& p : method.encoder()->parameters()) in_backbone.insert(p.unsafeGetTensorImpl());
+  for (const auto& b : method.encoder()->buffers()) in_backbone.insert(b.unsafeGetTensorImpl());
+  // The official SwAV checkpoints' names for ours.
+  auto aliases = [](const std::string& ours) {
+    std::vector<std::string> names{ours};
+    const std::string head = "head.net.", protos = "prototypes.head";
+    if (ours.rfind(head, 0) == 0) names.push_back("projection_head." + ours.substr(head.size()));
+    if (ours.rfind(protos, 0) == 0) {
+      const std::string rest = ours.substr(protos.size());  // "<h>.weight"
+      names.push_back("prototypes.prototypes" + rest);
+      if (rest.rfind("0.", 0) == 0) names.push_back("prototypes." + rest.substr(2));
+    }
+    return names;
+  };
+  RestReport report;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (ours, the file's)
+  auto visit = [&](const std::string& name, const torch::Tensor& ours) {
+    if (!ours.defined() || in_backbone.count(ours.unsafeGetTensorImpl())) return;
+    for (const auto& alias : aliases(name)) {
+      const auto found = state.find(alias);
+      if (found == state.end()) continue;
+      if (found->second.sizes() != ours.sizes()) {
+        report.mismatched.push_back(fmt::format("{}: file [{}] vs network [{}]", alias,
+                                                fmt::join(found->second.sizes(), ", "),
+                                                fmt::join(ours.sizes(), ", ")));
+      } else {
+        copies.emplace_back(ours, found->second);
+      }
+      return;
+    }
+    report.missing.push_back(name);
+  };
+  auto& module = method.module();
+  for (const auto& p : module.named_parameters()) visit(p.key(), p.value());
+  for (const auto& b : module.named_buffers()) visit(b.key(), b.value());
+  if (!report.missing.empty() || !report.mismatched.empty()) return report;
+  torch::NoGradGuard no_grad;
+  for (auto& [ours, theirs] : copies) ours.copy_(theirs.to(ours.dtype()));
+  report.loaded = true;
+  report.tensors = static_cast<int64_t>(copies.size());
+  return report;
+}
+
 }  // namespace swav

@@ -1,8 +1,10 @@
 // Taking a run's weights to PyTorch: the trained network of a trial folder or checkpoint, its
 // backbone under torchvision's names (swav/models/weights.h), optionally with the rest.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "swav/config/options.h"
 #include "swav/models/weights.h"
@@ -36,5 +38,21 @@ WeightsReport apply_model_init(Method& method, const ModelOptions& model);
 
 /// One line for the run's log: how many tensors came from the file, and what did not fit.
 std::string describe_model_init(const WeightsReport& report, const ModelOptions& model);
+
+/// What load_network_rest found.
+struct RestReport {
+  bool loaded = false;   // every tensor outside the backbone came from the file
+  int64_t tensors = 0;   // how many that is
+  std::vector<std::string> missing;     // the network's names the file lacks
+  std::vector<std::string> mismatched;  // "name: file [a, b] vs network [c, d]"
+};
+
+/// Copies the network's tensors outside the backbone (projection head, prototypes, a baseline's
+/// other parts) from `state`, all or none: each is looked for under its own name (what
+/// `export_weights --format full` writes) and, for SwAV, under the official release's names
+/// ("projection_head.<i>.*" for "head.net.<i>.*", "prototypes.weight" or
+/// "prototypes.prototypes<h>.weight" for "prototypes.head<h>.weight"). Nothing is copied unless
+/// every one is present with its shape.
+RestReport load_network_rest(Method& method, const std::map<std::string, torch::Tensor>& state);
 
 }  // namespace swav

@@ -17,6 +17,7 @@
 #include "swav/util/error.h"
 #include "swav/util/output_log.h"
 #include "swav/util/progress.h"
+#include "swav/util/sha256.h"
 #include "swav/util/version.h"
 
 namespace swav {
@@ -136,6 +137,92 @@ void train_and_evaluate(const ExperimentOptions& options, Store& store, int64_t 
   store.set_metric(run_id, options.train.epochs, 0, "eval_seconds", eval_clock.seconds());
 }
 
+/// --eval-only: the experiment's [eval] protocols on the weights of options.model.init, no
+/// training. The backbone must load (unless model.init_strict = false); the clusters protocol runs
+/// when the file also holds the projection head and prototypes, and is left out (saying so)
+/// otherwise.
+void evaluate_weights(const ExperimentOptions& options, Store& store, int64_t run_id,
+                      bool progress) {
+  const auto device = trial_device(options);
+  Stopwatch clock;
+  const ImageSet train = load_split(options.data, Split::kTrain);
+  const ImageSet test = load_split(options.data, Split::kTest);
+  if (progress) {
+    fmt::print("data: {}\n      {}\n      loaded in {}\n", train.description, test.description,
+               format_duration(clock.seconds()));
+  }
+  torch::manual_seed(static_cast<uint64_t>(options.train.seed));
+  auto method = make_method(options, train.channels(), train.size());
+  const auto state = load_state_dict(options.model.init);
+  const auto report = load_backbone_weights(*method->encoder(), options.model, state,
+                                            options.model.init_strict,
+                                            "--weights " + options.model.init);
+  method->on_encoder_loaded();
+  fmt::print("{}\n", describe_model_init(report, options.model));
+  ExperimentOptions eval_options = options;
+  if (options.eval.clusters && method->num_clusters() > 0) {
+    const RestReport rest = load_network_rest(*method, state);
+    if (rest.loaded) {
+      fmt::print("projection head and prototypes: {} tensors from the file\n", rest.tensors);
+    } else {
+      eval_options.eval.clusters = false;
+      const auto& gaps = rest.missing.empty() ? rest.mismatched : rest.missing;
+      fmt::print("clusters: not evaluated, the file holds no projection head and prototypes of "
+                 "this network ({}: {}{})\n",
+                 rest.missing.empty() ? "other shapes" : "missing", gaps.front(),
+                 gaps.size() > 1 ? fmt::format(" and {} more", gaps.size() - 1) : "");
+    }
+  }
+  method->module().to(device);
+  method->module().eval();
+
+  Stopwatch eval_clock;
+  if (progress) fmt::print("evaluating on {} ...\n", dataset_label(options.data));
+  const auto results =
+      evaluate_method(*method, train, test, eval_options, device, [&](const std::string& line) {
+        if (progress) fmt::print("  {}\n", line);
+      });
+  std::vector<EvalRow> rows;
+  std::set<std::string> protocols = {"knn", "linear"};
+  for (const auto& r : results) {
+    rows.push_back({run_id, r.protocol, r.dataset, r.metric, r.value});
+    protocols.insert(r.protocol);
+  }
+  store.log_evals(run_id, rows, {protocols.begin(), protocols.end()});
+  store.set_metric(run_id, 0, 0, "eval_seconds", eval_clock.seconds());
+}
+
+/// The hash of an --eval-only run: the trial's config without the file's path, and the file's
+/// bytes (their SHA-256). 64-bit FNV-1a, as config_hash.
+std::string eval_only_hash(ExperimentOptions options, const std::string& sha256) {
+  options.model.init.clear();
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : config_hash(options) + " weights sha256 " + sha256) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+/// The trials of an --eval-only sweep: each selected trial with model.init = the file, renamed
+/// and rehashed (see RunRequest::weights).
+std::vector<Trial> eval_only_trials(const std::vector<const Trial*>& selected,
+                                    const std::string& weights, const std::string& sha256) {
+  const std::string file = fs::path(weights).filename().string();
+  std::vector<Trial> out;
+  for (const Trial* t : selected) {
+    Trial e = *t;
+    if (e.error.empty()) {
+      e.options.model.init = fs::absolute(weights).lexically_normal().string();
+      e.hash = eval_only_hash(e.options, sha256);
+    }
+    e.name = t->name == "main" ? "eval " + file : t->name + " eval " + file;
+    e.folder = (t->name == "main" ? "" : t->folder + "-") + "eval-" + sha256.substr(0, 12);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 constexpr const char* kHashLine = "# config_hash = ";
 
 /// The config hash recorded in a trial folder's config.toml, "" when there is none.
@@ -158,9 +245,12 @@ std::string run_root_of(const ExperimentOptions& options) {
 
 /// `before_training` runs once, right before the trial trains (not for a skipped, busy or broken
 /// one): run_sweep tells the other ranks there.
+/// With `weights_sha256` set (--eval-only), the trial evaluates options.model.init's weights
+/// instead of training.
 RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& store,
                      const RunRequest& request, const std::string& owner, Collective& collective,
-                     const std::function<void()>& before_training) {
+                     const std::function<void()>& before_training,
+                     const std::string& weights_sha256 = "") {
   const ExperimentOptions& options = trial.options;
   RunOutcome outcome;
   outcome.db_path = store.path();
@@ -174,6 +264,11 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
   info.seed = options.train.seed;
   info.device = options.train.device;
   info.world_size = collective.world_size();
+  const bool eval_only = !weights_sha256.empty();
+  if (eval_only) {
+    info.weights = options.model.init;
+    info.weights_sha256 = weights_sha256;
+  }
 
   // A checkpoint counts only if the folder holds this config (a folder is named by the trial, and
   // the rest of the file may have changed since).
@@ -213,9 +308,14 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
                         : claim.kind == Claim::Kind::kTakenOver
                             ? ", starting again (it was stopped before its first checkpoint)"
                             : "";
-      const std::string header = fmt::format("run {} of '{}' trial '{}' (config {}, {} on {}){}\n",
-                                             outcome.run_id, options.name, trial.name, trial.hash,
-                                             options.method, options.train.device, how);
+      const std::string header =
+          eval_only ? fmt::format("run {} of '{}' trial '{}' (config {}): evaluating {} (sha256 "
+                                  "{}) on {}\n",
+                                  outcome.run_id, options.name, trial.name, trial.hash,
+                                  options.model.init, weights_sha256, options.train.device)
+                    : fmt::format("run {} of '{}' trial '{}' (config {}, {} on {}){}\n",
+                                  outcome.run_id, options.name, trial.name, trial.hash,
+                                  options.method, options.train.device, how);
       // Every attempt is headed in the log; the terminal sees it only when progress is shown.
       if (request.progress) {
         fmt::print("{}", header);
@@ -228,9 +328,13 @@ RunOutcome run_trial(const Trial& trial, const std::string& trial_dir, Store& st
       const std::string label = trial.name == "main"
                                     ? fmt::format("[{}] ", options.name)
                                     : fmt::format("[{} {}] ", options.name, trial.name);
-      before_training();
-      train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label,
-                         collective);
+      if (eval_only) {
+        evaluate_weights(options, store, outcome.run_id, request.progress);
+      } else {
+        before_training();
+        train_and_evaluate(options, store, outcome.run_id, trial_dir, request.progress, label,
+                           collective);
+      }
       store.finish_run(outcome.run_id, true);
       outcome.ok = true;
     } catch (const UserError& e) {
@@ -349,6 +453,29 @@ SweepOutcome run_sweep(const RunRequest& request) {
     return sweep;
   }
 
+  // --eval-only: the selected trials become evaluations of the file.
+  std::string weights_sha256;
+  std::vector<Trial> eval_trials;
+  if (!request.weights.empty()) {
+    if (collective.world_size() > 1) {
+      sweep.error = fmt::format("--eval-only runs on one process, not {} (evaluation is rank 0's "
+                                "alone); start it without --nproc, torchrun or srun",
+                                collective.world_size());
+      return sweep;
+    }
+    try {
+      if (!fs::is_regular_file(request.weights))
+        fail("--weights {}: no such file", request.weights);
+      weights_sha256 = file_sha256(request.weights);
+    } catch (const UserError& e) {
+      sweep.error = e.what();
+      return sweep;
+    }
+    eval_trials = eval_only_trials(selected, request.weights, weights_sha256);
+    selected.clear();
+    for (const auto& t : eval_trials) selected.push_back(&t);
+  }
+
   const std::string owner = new_owner_id();
   Stopwatch clock;
   double trained_seconds = 0;
@@ -390,7 +517,7 @@ SweepOutcome run_sweep(const RunRequest& request) {
       report.trial_dir = "";
     } else {
       report.outcome = run_trial(trial, report.trial_dir, store, request, owner, collective,
-                                 [&] { decide(Decision::kTrain); });
+                                 [&] { decide(Decision::kTrain); }, weights_sha256);
     }
     decide(Decision::kSkip);  // unless it was trained
     report.seconds = trial_clock.seconds();

@@ -24,6 +24,12 @@ struct RunRequest {
   /// The processes of a multi-process run (swav/dist/launch.h); null: this process alone. Rank 0
   /// holds the store, the claims, the logs and the checkpoints and evaluates; every rank trains.
   Collective* collective = nullptr;
+  /// --eval-only --weights FILE: instead of training, evaluate the PyTorch checkpoint FILE (loaded
+  /// as model.init is, into the experiment's network) with each selected trial's [eval]
+  /// protocols. Each is stored as a run of its own: trial "eval <file name>" (or "<trial> eval
+  /// <file name>"), the file's absolute path and SHA-256 in the row, a config hash of the trial's
+  /// config and the SHA-256 (so the same bytes under another path are the same run). "" = train.
+  std::string weights;
 };
 
 struct RunOutcome {

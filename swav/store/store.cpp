@@ -23,7 +23,8 @@ namespace swav {
 
 namespace {
 
-constexpr int kSchemaVersion = 2;  // 2: runs.owner, runs.heartbeat (claims)
+// 2: runs.owner, runs.heartbeat (claims); 3: runs.weights, runs.weights_sha256 (--eval-only).
+constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 30000;
 // After SQLite's own busy timeout, keep retrying a busy write up to this long in total.
 constexpr auto kRetryFor = std::chrono::seconds(120);
@@ -68,6 +69,9 @@ constexpr const char* kRunColumns =
     "id, experiment, trial, config_hash, status, COALESCE(error, ''), device, seed, started, "
     "COALESCE(finished, ''), config, git_revision, versions, world_size, COALESCE(owner, ''), "
     "COALESCE(heartbeat, 0)";
+// The columns of schema 3, read as empty from a schema 2 file opened read-only.
+constexpr const char* kWeightsColumns = "COALESCE(weights, ''), COALESCE(weights_sha256, '')";
+constexpr const char* kNoWeightsColumns = "'', ''";
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -144,6 +148,8 @@ RunRecord read_run(SQLite::Statement& q) {
   r.world_size = q.getColumn(13).getInt64();
   r.owner = q.getColumn(14).getString();
   r.heartbeat = q.getColumn(15).getInt64();
+  r.weights = q.getColumn(16).getString();
+  r.weights_sha256 = q.getColumn(17).getString();
   return r;
 }
 
@@ -209,10 +215,19 @@ Store::Store(const std::string& path, Access access)
         db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
         db_->exec("ALTER TABLE runs ADD COLUMN heartbeat INTEGER");
       }
+      if (version < 3) {
+        db_->exec("ALTER TABLE runs ADD COLUMN weights TEXT");
+        db_->exec("ALTER TABLE runs ADD COLUMN weights_sha256 TEXT");
+      }
       db_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
     }
     transaction.commit();
   });
+  schema_ = kSchemaVersion;
+}
+
+std::string Store::run_columns() const {
+  return fmt::format("{}, {}", kRunColumns, schema_ >= 3 ? kWeightsColumns : kNoWeightsColumns);
 }
 
 void Store::open_read_only() {
@@ -224,7 +239,8 @@ void Store::open_read_only() {
   const int version = with_retry(path_, "reading the schema version", [&] {
     return db_->execAndGet("PRAGMA user_version").getInt();
   });
-  if (version == kSchemaVersion) return;
+  schema_ = version;
+  if (version == kSchemaVersion || version == 2) return;
   if (version > kSchemaVersion) {
     fail(
         "results store '{}' has schema version {}, newer than this build's {}; use a newer "
@@ -250,8 +266,8 @@ int64_t Store::begin_run(const RunInfo& info) {
     SQLite::Statement insert(
         *db_,
         "INSERT INTO runs (experiment, trial, config_hash, config, git_revision, "
-        "versions, seed, device, world_size, status, started) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)");
+        "versions, seed, device, world_size, status, started, weights, weights_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULLIF(?, ''), NULLIF(?, ''))");
     insert.bind(1, info.experiment);
     insert.bind(2, info.trial);
     insert.bind(3, info.config_hash);
@@ -262,6 +278,8 @@ int64_t Store::begin_run(const RunInfo& info) {
     insert.bind(8, info.device);
     insert.bind(9, info.world_size);
     insert.bind(10, now_utc());
+    insert.bind(11, info.weights);
+    insert.bind(12, info.weights_sha256);
     insert.exec();
     const int64_t id = db_->getLastInsertRowid();
     transaction.commit();
@@ -308,7 +326,7 @@ Claim Store::claim_run(const RunInfo& info, const std::string& owner, bool force
     SQLite::Statement q(*db_,
                         fmt::format("SELECT {} FROM runs WHERE experiment = ? AND config_hash = ? "
                                     "ORDER BY id DESC LIMIT 1",
-                                    kRunColumns));
+                                    run_columns()));
     q.bind(1, info.experiment);
     q.bind(2, info.config_hash);
     const bool found = q.executeStep();
@@ -344,8 +362,8 @@ Claim Store::claim_run(const RunInfo& info, const std::string& owner, bool force
       SQLite::Statement insert(
           *db_,
           "INSERT INTO runs (experiment, trial, config_hash, config, git_revision, versions, seed, "
-          "device, world_size, status, started, owner, heartbeat) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)");
+          "device, world_size, status, started, owner, heartbeat, weights, weights_sha256) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''))");
       insert.bind(1, info.experiment);
       insert.bind(2, info.trial);
       insert.bind(3, info.config_hash);
@@ -358,6 +376,8 @@ Claim Store::claim_run(const RunInfo& info, const std::string& owner, bool force
       insert.bind(10, now_utc());
       insert.bind(11, owner);
       insert.bind(12, now_ms());
+      insert.bind(13, info.weights);
+      insert.bind(14, info.weights_sha256);
       insert.exec();
       claim.kind = Claim::Kind::kNew;
       claim.run_id = db_->getLastInsertRowid();
@@ -496,7 +516,7 @@ void Store::drop_evals(int64_t run_id, const std::string& protocol) {
 
 std::optional<RunRecord> Store::run(int64_t run_id) const {
   return with_retry(path_, "reading a run", [&]() -> std::optional<RunRecord> {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE id = ?", kRunColumns));
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE id = ?", run_columns()));
     q.bind(1, run_id);
     if (!q.executeStep()) return std::nullopt;
     return read_run(q);
@@ -509,7 +529,7 @@ std::optional<RunRecord> Store::latest_run(const std::string& experiment,
     SQLite::Statement q(*db_,
                         fmt::format("SELECT {} FROM runs WHERE experiment = ? AND config_hash = ? "
                                     "ORDER BY id DESC LIMIT 1",
-                                    kRunColumns));
+                                    run_columns()));
     q.bind(1, experiment);
     q.bind(2, config_hash);
     if (!q.executeStep()) return std::nullopt;
@@ -521,7 +541,7 @@ std::vector<RunRecord> Store::runs(const std::string& experiment) const {
   return with_retry(path_, "reading runs", [&] {
     SQLite::Statement q(
         *db_,
-        fmt::format("SELECT {} FROM runs WHERE ? = '' OR experiment = ? ORDER BY id", kRunColumns));
+        fmt::format("SELECT {} FROM runs WHERE ? = '' OR experiment = ? ORDER BY id", run_columns()));
     q.bind(1, experiment);
     q.bind(2, experiment);
     std::vector<RunRecord> out;

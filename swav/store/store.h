@@ -23,6 +23,9 @@ struct RunInfo {
   int64_t seed = 0;
   std::string device;
   int64_t world_size = 1;
+  // An evaluation of weights trained elsewhere (run_experiment --eval-only --weights FILE): the
+  // file as given and the SHA-256 of its bytes. Both empty for a run trained here.
+  std::string weights, weights_sha256;
 };
 
 /// The store used when an experiment names none: $SWAV_BENCH_DB if set and non-empty, else
@@ -39,6 +42,8 @@ struct RunRecord {
   int64_t world_size = 1;
   std::string owner;      // "host:pid:token" of the process that holds the run ("" if none)
   int64_t heartbeat = 0;  // when the owner last said it is alive, ms since the Unix epoch
+  std::string weights, weights_sha256;  // an --eval-only run's file and its SHA-256 ("" if trained)
+  bool external() const { return !weights_sha256.empty(); }
 };
 
 /// This process as a run owner: "host:pid:token", the token unique per call (so that threads of one
@@ -94,7 +99,8 @@ class Store {
   /// How a store is opened: kReadWrite creates the file and its schema when missing (and upgrades
   /// an older schema); kReadOnly never writes a byte of it (readers such as make_tables), so it
   /// works on a read-only file or disk and beside a running sweep, and refuses a missing file or
-  /// one whose schema this build does not read.
+  /// one whose schema this build does not read. A read-only store of schema 2 (before the weights
+  /// columns) is read as it is, its runs all trained here.
   enum class Access { kReadWrite, kReadOnly };
 
   /// Opens the store at `path`; an empty path means default_db_path(). The folder must exist.
@@ -157,7 +163,9 @@ class Store {
 
  private:
   void open_read_only();
+  std::string run_columns() const;
   std::string path_;
+  int schema_ = 0;  // the file's schema version as opened
   std::unique_ptr<SQLite::Database> db_;
 };
 

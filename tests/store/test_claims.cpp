@@ -171,10 +171,54 @@ PRAGMA user_version = 1;
   CHECK(runs[0].owner.empty());
   CHECK(runs[0].heartbeat == 0);
   CHECK(swav::owner_stopped(runs[0], Store::kStaleSeconds));  // no owner, no heartbeat: free
-  CHECK(SQLite::Database(path).execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(SQLite::Database(path).execAndGet("PRAGMA user_version").getInt() == 3);
   swav::RunInfo info = trial_info("h");
   info.experiment = "old";
   const Claim claim = store.claim_run(info, swav::new_owner_id(), false, false);
   CHECK(claim.kind == Claim::Kind::kTakenOver);
   CHECK(claim.run_id == runs[0].id);
+}
+
+TEST_CASE("a version 2 store is read as it is, and gains the weights columns when written",
+          "[store]") {
+  swav::test::TempDir dir;
+  const std::string path = dir.str("v2.db");
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(R"sql(
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, experiment TEXT NOT NULL,
+  trial TEXT NOT NULL, config_hash TEXT NOT NULL, config TEXT NOT NULL, git_revision TEXT NOT NULL,
+  versions TEXT NOT NULL, seed INTEGER NOT NULL, device TEXT NOT NULL, world_size INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')), started TEXT NOT NULL,
+  finished TEXT, error TEXT, owner TEXT, heartbeat INTEGER);
+INSERT INTO runs (experiment, trial, config_hash, config, git_revision, versions, seed, device,
+  world_size, status, started) VALUES ('old', 'main', 'h', '', '', '', 1, 'cpu', 1, 'done',
+  '2025-01-01T00:00:00.000Z');
+PRAGMA user_version = 2;
+)sql");
+  }
+  const std::string before = swav::test::file_bytes(path);
+  {
+    const Store reader(path, Store::Access::kReadOnly);
+    const auto runs = reader.runs("old");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].status == "done");
+    CHECK_FALSE(runs[0].external());
+  }
+  CHECK(swav::test::file_bytes(path) == before);
+
+  Store store(path);
+  CHECK(SQLite::Database(path).execAndGet("PRAGMA user_version").getInt() == 3);
+  swav::RunInfo info = trial_info("e");
+  info.experiment = "old";
+  info.weights = "/models/swav_800ep.pth";
+  info.weights_sha256 = std::string(64, 'a');
+  const Claim claim = store.claim_run(info, swav::new_owner_id(), false, false);
+  const auto runs = store.runs("old");
+  REQUIRE(runs.size() == 2);
+  CHECK_FALSE(runs[0].external());
+  CHECK(runs[1].id == claim.run_id);
+  CHECK(runs[1].external());
+  CHECK(runs[1].weights == info.weights);
+  CHECK(runs[1].weights_sha256 == info.weights_sha256);
 }

@@ -63,7 +63,7 @@ TEST_CASE("the store creates its schema in WAL mode", "[store]") {
   CHECK(db.tableExists("runs"));
   CHECK(db.tableExists("metrics"));
   CHECK(db.tableExists("evals"));
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
   std::set<std::string> indexes;
   SQLite::Statement q(db, "SELECT name FROM sqlite_master WHERE type = 'index'");
