@@ -91,7 +91,7 @@ TEST_CASE("file_sha256 gives the standard digests, for small files and files of 
   CHECK_THROWS_WITH(file_sha256(dir.str("missing")), Contains(dir.str("missing")));
 }
 
-TEST_CASE("--eval-only on a trained run's weights gives that run's evaluations, stored as external",
+TEST_CASE("an --eval-only run of a trained run's weights gives its evaluations, stored as external",
           "[eval_only]") {
   auto o = test::tiny_experiment();
   o.name = "eval_only";
@@ -176,7 +176,7 @@ TEST_CASE("--eval-only on a trained run's weights gives that run's evaluations, 
                      Contains("backbone.pt@"));
 }
 
-TEST_CASE("--eval-only reports a missing, corrupt or mismatched weights file by name",
+TEST_CASE("an --eval-only run reports a missing, corrupt or mismatched weights file by name",
           "[eval_only]") {
   auto o = test::tiny_experiment();
   o.name = "eval_only_errors";
