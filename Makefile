@@ -2,7 +2,7 @@
 #   make run    install what is missing, build, run experiments/quickstart.toml
 #   make test   install what is missing, build, run every test through ctest
 # Both are idempotent: with nothing changed they only check and return.
-.PHONY: run test build setup clean
+.PHONY: run test build setup clean sanitize fuzz
 
 JOBS ?= $(shell nproc)
 
@@ -20,5 +20,16 @@ run: build
 test: build
 	ctest --preset default -j $(JOBS)
 
+# AddressSanitizer + UndefinedBehaviorSanitizer (clang) build, its unit tests and a short run of
+# every fuzz target (docs/RELIABILITY.md). `make fuzz SECONDS=3600` fuzzes each target for longer.
+sanitize: setup
+	@export SWAV_TORCH_PREFIX="$$(ci/setup.sh --torch-prefix | tail -n 1)"; \
+	  { [ -f build-sanitize/build.ninja ] || cmake --preset sanitize; } && \
+	  cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)
+
+SECONDS ?= 60
+fuzz:
+	@ci/fuzz.sh $(SECONDS)
+
 clean:
-	rm -rf build
+	rm -rf build build-sanitize

@@ -18,6 +18,7 @@ PACKAGES=(
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev
   catch2 nlohmann-json3-dev libbenchmark-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libgloo-dev libssl-dev
+  clang libclang-rt-14-dev
   dataset-fashion-mnist
 )
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "swav/data/image_set.h"
 #include "swav/util/error.h"
@@ -51,6 +52,22 @@ class GzFile {
     return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
   }
 
+  /// Exactly n bytes as a uint8 tensor [n], grown as the data arrives: a header that claims more
+  /// than the file holds fails as truncated without first allocating what it claims.
+  torch::Tensor read_tensor(int64_t n, const char* what) {
+    constexpr int64_t kChunk = int64_t{64} << 20;
+    std::vector<uint8_t> bytes;
+    while (static_cast<int64_t>(bytes.size()) < n) {
+      const int64_t have = static_cast<int64_t>(bytes.size());
+      const int64_t want = std::min(kChunk, n - have);
+      bytes.resize(static_cast<size_t>(have + want));
+      const int64_t got = read(bytes.data() + have, want);
+      if (got != want)
+        fail("{}: truncated: expected {} bytes of {}, found {}", path_, n, what, have + got);
+    }
+    return torch::from_blob(bytes.data(), {n}, torch::kUInt8).clone();
+  }
+
   void expect_end(int64_t items) {
     unsigned char extra = 0;
     if (read(&extra, 1) != 0) {
@@ -76,7 +93,10 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
   const int64_t n = images_file.read_u32("header");
   const int64_t rows = images_file.read_u32("header");
   const int64_t cols = images_file.read_u32("header");
-  if (n < 1 || rows < 1 || cols < 1 || rows > 65536 || cols > 65536) {
+  // 2^40 pixels (a terabyte) bounds the product, which could otherwise overflow int64.
+  if (n < 1 || rows < 1 || cols < 1 || rows > 65536 || cols > 65536 ||
+      static_cast<double>(n) * static_cast<double>(rows) * static_cast<double>(cols) >
+          static_cast<double>(int64_t{1} << 40)) {
     fail("{}: implausible dimensions {} x {} x {}", images_path, n, rows, cols);
   }
 
@@ -92,11 +112,9 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
   }
 
   ImageSet set;
-  set.images = torch::empty({n, rows, cols, 1}, torch::kUInt8);
-  images_file.read_exactly(set.images.data_ptr<uint8_t>(), n * rows * cols, "pixels");
+  set.images = images_file.read_tensor(n * rows * cols, "pixels").view({n, rows, cols, 1});
   images_file.expect_end(n);
-  auto raw_labels = torch::empty({n}, torch::kUInt8);
-  labels_file.read_exactly(raw_labels.data_ptr<uint8_t>(), n, "labels");
+  const auto raw_labels = labels_file.read_tensor(n, "labels");
   labels_file.expect_end(n);
   set.labels = raw_labels.to(torch::kInt64);
 

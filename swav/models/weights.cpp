@@ -1,9 +1,12 @@
 #include "swav/models/weights.h"
 
+#include <caffe2/serialize/file_adapter.h>
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/serialize.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +14,7 @@
 
 #include "swav/util/error.h"
 #include "swav/util/text.h"
+#include "swav/util/zip_check.h"
 
 // Declared in torch/csrc/jit/serialization/export.h, which pulls in ONNX headers the wheel does not
 // ship; libtorch_cpu exports it. Writes data.pkl and the tensors' storages in torch.save's layout.
@@ -126,11 +130,24 @@ void save_state_dict(const StateDict& state, const std::string& path) {
 std::map<std::string, torch::Tensor> load_state_dict(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: no such file, or it cannot be read", path);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (in.gcount() != 4 || std::memcmp(magic, "PK\x03\x04", 4) != 0) {
+    fail("{}: not a PyTorch checkpoint: torch.save (since PyTorch 1.6) writes a zip archive, and "
+         "this file does not start like one (truncated, another format, or a legacy "
+         "_use_new_zipfile_serialization=False file: load and save it again with torch.save)",
+         path);
+  }
+  check_zip_integrity(path);
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
+    // What torch::pickle_load does, but reading the file through LibTorch's FileAdapter, which
+    // clamps every read to the file: pickle_load's in-memory reader does not, and a corrupt zip
+    // directory made it read past its buffer (found by fuzz/fuzz_checkpoint.cpp).
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_unique<caffe2::serialize::FileAdapter>(path));
+    value = torch::jit::readArchiveAndTensors("data", "", "", std::nullopt, std::nullopt,
+                                              std::nullopt, reader);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
     fail(

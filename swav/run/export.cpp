@@ -9,6 +9,7 @@
 #include "swav/run/registry.h"
 #include "swav/util/error.h"
 #include "swav/util/text.h"
+#include "swav/util/zip_check.h"
 
 namespace swav {
 
@@ -58,6 +59,7 @@ TrainedNetwork load_trained_network(const std::string& run_or_checkpoint) {
   out.checkpoint = checkpoint.string();
 
   torch::serialize::InputArchive archive, model;
+  check_zip_integrity(out.checkpoint);
   try {
     archive.load_from(out.checkpoint, torch::kCPU);
     archive.read("model", model);

@@ -17,6 +17,7 @@
 #include "swav/optim/schedule.h"
 #include "swav/train/collapse.h"
 #include "swav/util/error.h"
+#include "swav/util/zip_check.h"
 #include "swav/util/progress.h"
 
 namespace swav {
@@ -246,6 +247,7 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
   if (checkpoint_path_.empty() || !std::filesystem::exists(checkpoint_path_)) return false;
   torch::serialize::InputArchive archive;
   try {
+    check_zip_integrity(checkpoint_path_);
     archive.load_from(checkpoint_path_, device_);
   } catch (const c10::Error& e) {
     fail("checkpoint {}: cannot be read ({}); delete it to start the run afresh", checkpoint_path_,
@@ -277,6 +279,7 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
     const std::string part_path = rank_file(checkpoint_path_, collective_.rank(), epochs_done);
     torch::serialize::InputArchive part;
     try {
+      check_zip_integrity(part_path);
       part.load_from(part_path, device_);
     } catch (const c10::Error& e) {
       fail(
@@ -392,7 +395,7 @@ TrainSummary Trainer::fit() {
       loss_sum += out.loss.detach().to(torch::kFloat64);
       for (const auto& [name, value] : out.logs) {
         auto it = std::find_if(log_sums.begin(), log_sums.end(),
-                               [&](const LogSum& entry) { return entry.name == name; });
+                               [&key = name](const LogSum& entry) { return entry.name == key; });
         if (it == log_sums.end())
           it = log_sums.insert(log_sums.end(), LogSum{name, loss_sum.new_zeros({}), 0});
         it->sum += value.detach().to(torch::kFloat64).reshape({});
