@@ -304,6 +304,11 @@ std::vector<RunData> load_runs(const Store& store, const std::string& experiment
           "{}@{}", std::filesystem::path(run.weights).filename().string(),
           run.weights_sha256.substr(0, 8));
     }
+    // A key added after a run was stored is missing from its config; it ran with that key's
+    // default (the behaviour before the key existed), so it is read as the default, and a key is
+    // not shown as varying only because older runs lack it.
+    static const auto defaults = flatten_config(to_toml(ExperimentOptions{}), "the defaults");
+    for (const auto& [key, value] : defaults) data.config.emplace(key, value);
     for (const auto& e : store.evals(run.id)) data.evals[e.protocol + "/" + e.metric] = e.value;
     int64_t usage_epoch = -1;
     for (const auto& m : store.metrics(run.id)) {
