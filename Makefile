@@ -22,7 +22,8 @@ test: build
 
 # AddressSanitizer + UndefinedBehaviorSanitizer (clang) build, its unit tests and a short run of
 # every fuzz target (docs/RELIABILITY.md). `make fuzz SECONDS=3600` fuzzes each target for longer.
-sanitize: setup
+sanitize:
+	@ci/setup.sh --sanitize
 	@export SWAV_TORCH_PREFIX="$$(ci/setup.sh --torch-prefix | tail -n 1)"; \
 	  { [ -f build-sanitize/build.ninja ] || cmake --preset sanitize; } && \
 	  cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)

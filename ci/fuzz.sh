@@ -11,7 +11,7 @@ seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config idx cifar image image_cache checkpoint)
-ci/setup.sh
+ci/setup.sh --sanitize
 SWAV_TORCH_PREFIX="$(ci/setup.sh --torch-prefix | tail -n 1)"
 export SWAV_TORCH_PREFIX
 [ -f build-sanitize/build.ninja ] || cmake --preset sanitize

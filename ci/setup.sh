@@ -6,6 +6,7 @@
 # Prints nothing but errors unless something is installed.
 #   ci/setup.sh                 install what is missing
 #   ci/setup.sh --torch-prefix  also print the CMake prefix of the installed LibTorch (last line)
+#   ci/setup.sh --sanitize      also install clang and its sanitizer/libFuzzer runtimes (make sanitize)
 set -euo pipefail
 
 TORCH_VERSION=${SWAV_BENCH_TORCH_VERSION:-2.11.0}
@@ -18,9 +19,12 @@ PACKAGES=(
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev
   catch2 nlohmann-json3-dev libbenchmark-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libgloo-dev libssl-dev
-  clang libclang-rt-14-dev
   dataset-fashion-mnist
 )
+# Only `make sanitize` and `make fuzz` use clang; `make test` does not install it.
+for arg in "$@"; do
+  [ "$arg" = "--sanitize" ] && PACKAGES+=(clang libclang-rt-14-dev)
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
