@@ -30,6 +30,22 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
+/// Why a header's size cannot be believed, or "" when it can. The decoded image is allocated before
+/// decoding, so a corrupt header of a few bytes could otherwise ask for gigabytes (found by
+/// fuzz/fuzz_image.cpp: a 40-byte JPEG claiming 65535 x 65535). Neither format compresses a photo, or
+/// even a flat colour, by more than about 1:1000 in pixels per byte; and 2^28 pixels (268 MP) is far
+/// above any training image.
+std::string implausible_size(int64_t width, int64_t height, size_t file_bytes) {
+  const int64_t pixels = width * height;
+  if (pixels > (int64_t{1} << 28))
+    return fmt::format("{} x {} pixels is more than this reader accepts (2^28)", width, height);
+  const int64_t most = std::max<int64_t>(int64_t{1} << 20, 1024 * static_cast<int64_t>(file_bytes));
+  if (pixels > most)
+    return fmt::format("a header claiming {} x {} pixels in a file of {} bytes is corrupt", width,
+                       height, file_bytes);
+  return "";
+}
+
 torch::Tensor decode_jpeg(const std::string& path, const std::vector<unsigned char>& bytes) {
   tjhandle handle = tjInitDecompress();
   if (handle == nullptr) fail("{}: cannot initialise the JPEG decoder", path);
@@ -44,6 +60,8 @@ torch::Tensor decode_jpeg(const std::string& path, const std::vector<unsigned ch
     fail("{}: corrupt JPEG ({})", path, tjGetErrorStr2(handle));
   }
   if (width < 1 || height < 1) fail("{}: JPEG has an empty image", path);
+  if (const auto why = implausible_size(width, height, bytes.size()); !why.empty())
+    fail("{}: corrupt JPEG ({})", path, why);
   auto image = torch::empty({height, width, 3}, torch::kUInt8);
   // Warnings (e.g. a truncated stream) fail too: a half-gray image would be silently wrong data.
   if (tjDecompress2(handle, data, size, image.data_ptr<uint8_t>(), width, 0, height, TJPF_RGB, 0) !=
@@ -59,6 +77,10 @@ torch::Tensor decode_png(const std::string& path, const std::vector<unsigned cha
   png.version = PNG_IMAGE_VERSION;
   if (png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()) == 0) {
     fail("{}: corrupt PNG ({})", path, png.message);
+  }
+  if (const auto why = implausible_size(png.width, png.height, bytes.size()); !why.empty()) {
+    png_image_free(&png);
+    fail("{}: corrupt PNG ({})", path, why);
   }
   png.format = PNG_FORMAT_RGB;  // gray expands to RGB; alpha is composited onto black
   auto image = torch::empty({static_cast<int64_t>(png.height), static_cast<int64_t>(png.width), 3},

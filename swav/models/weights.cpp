@@ -138,7 +138,7 @@ std::map<std::string, torch::Tensor> load_state_dict(const std::string& path) {
          "_use_new_zipfile_serialization=False file: load and save it again with torch.save)",
          path);
   }
-  check_zip_integrity(path);
+  check_zip_integrity(path, false);
   c10::IValue value;
   try {
     // What torch::pickle_load does, but reading the file through LibTorch's FileAdapter, which
@@ -245,6 +245,41 @@ WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& 
     ++report.loaded;
   }
   return report;
+}
+
+namespace {
+
+void collect_mismatches(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                        const std::string& prefix, std::vector<std::string>& out) {
+  auto compare = [&](const std::string& name, const torch::Tensor& ours, bool is_buffer) {
+    torch::Tensor saved;
+    if (!archive.try_read(name, saved, is_buffer)) {
+      out.push_back(prefix + name + ": missing");
+    } else if (saved.sizes() != ours.sizes() || saved.scalar_type() != ours.scalar_type()) {
+      out.push_back(fmt::format("{}{}: file {} {} vs model {} {}", prefix, name,
+                                c10::toString(saved.scalar_type()), shape_text(saved),
+                                c10::toString(ours.scalar_type()), shape_text(ours)));
+    }
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) compare(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) compare(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (!archive.try_read(child.key(), sub)) {
+      out.push_back(prefix + child.key() + ": missing");
+      continue;
+    }
+    collect_mismatches(*child.value(), sub, prefix + child.key() + ".", out);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> archive_mismatches(torch::nn::Module& module,
+                                            torch::serialize::InputArchive& archive) {
+  std::vector<std::string> out;
+  collect_mismatches(module, archive, "", out);
+  return out;
 }
 
 }  // namespace swav

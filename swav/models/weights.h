@@ -69,4 +69,12 @@ WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& 
                                     const std::map<std::string, torch::Tensor>& state,
                                     bool strict, const std::string& source);
 
+/// What keeps a checkpoint of LibTorch's own format (an archive Module::save wrote) from loading
+/// into `module`: "name: missing" for a parameter or buffer the archive lacks, "name: file [a, b]
+/// vs model [c, d]" for one of another shape or type. Empty when it fits. Module::load alone
+/// would take a tensor of another shape without a word (it replaces the parameter's storage), so
+/// every reader of our checkpoints asks this first.
+std::vector<std::string> archive_mismatches(torch::nn::Module& module,
+                                            torch::serialize::InputArchive& archive);
+
 }  // namespace swav

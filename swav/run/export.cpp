@@ -59,7 +59,7 @@ TrainedNetwork load_trained_network(const std::string& run_or_checkpoint) {
   out.checkpoint = checkpoint.string();
 
   torch::serialize::InputArchive archive, model;
-  check_zip_integrity(out.checkpoint);
+  check_zip_integrity(out.checkpoint, true);
   try {
     archive.load_from(out.checkpoint, torch::kCPU);
     archive.read("model", model);
@@ -81,6 +81,10 @@ TrainedNetwork load_trained_network(const std::string& run_or_checkpoint) {
   }
   const int64_t channels = weight.size(1);
   out.method = channels == 3 ? std::move(probe) : make_method(out.options, channels, size);
+  if (const auto wrong = archive_mismatches(out.method->module(), model); !wrong.empty()) {
+    fail("{}: does not match the network of {} ({} tensor(s): {})", out.checkpoint,
+         config.string(), wrong.size(), first_few(wrong));
+  }
   try {
     out.method->module().load(model);
   } catch (const c10::Error& e) {

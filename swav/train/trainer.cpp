@@ -13,12 +13,14 @@
 #include "swav/data/loader.h"
 #include "swav/data/multicrop.h"
 #include "swav/models/batch_norm.h"
+#include "swav/models/weights.h"
 #include "swav/optim/larc.h"
 #include "swav/optim/schedule.h"
 #include "swav/train/collapse.h"
 #include "swav/util/error.h"
 #include "swav/util/zip_check.h"
 #include "swav/util/progress.h"
+#include "swav/util/text.h"
 
 namespace swav {
 
@@ -140,6 +142,11 @@ void average_gradients(torch::nn::Module& module, Collective& collective) {
 
 namespace {
 
+/// The layout of a checkpoint's records. Raise it when a change makes older checkpoints unreadable
+/// (renamed modules, another optimiser state); a checkpoint of another format is refused by name.
+/// Checkpoints from before this record (none) are read as format 1.
+constexpr int64_t kCheckpointFormat = 1;
+
 /// Rank r's part of a multi-process checkpoint: its method state (SwAV's queue holds its own
 /// features) and random state, for the checkpoint of `epochs_done` epochs.
 std::string rank_file(const std::string& checkpoint, int64_t rank, int64_t epochs_done) {
@@ -232,6 +239,7 @@ void Trainer::save_checkpoint(int64_t epochs_done, LarcSgd& optimizer) const {
     archive.write("optimizer", optim);
     write_process_state(archive);
     archive.write("meta/world_size", torch::tensor(world));
+    archive.write("meta/format", torch::tensor(kCheckpointFormat));
     save_atomically(archive, checkpoint_path_);
   }
   if (world > 1) {
@@ -247,7 +255,7 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
   if (checkpoint_path_.empty() || !std::filesystem::exists(checkpoint_path_)) return false;
   torch::serialize::InputArchive archive;
   try {
-    check_zip_integrity(checkpoint_path_);
+    check_zip_integrity(checkpoint_path_, true);
     archive.load_from(checkpoint_path_, device_);
   } catch (const c10::Error& e) {
     fail("checkpoint {}: cannot be read ({}); delete it to start the run afresh", checkpoint_path_,
@@ -264,22 +272,46 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
         "it to start the run afresh",
         checkpoint_path_, saved_world, world, saved_world);
   }
-  torch::serialize::InputArchive model, optim;
-  archive.read("model", model);
-  method_.module().load(model);
-  archive.read("optimizer", optim);
-  optimizer.load(optim);
-  method_.load_state(archive);
+  if (torch::Tensor f; archive.try_read("meta/format", f) && f.item<int64_t>() != kCheckpointFormat) {
+    fail(
+        "checkpoint {}: written in checkpoint format {} by another version of the program; this "
+        "version reads format {}. Resume it with the version that wrote it, or move it away to "
+        "start the run afresh (the file is left as it is)",
+        checkpoint_path_, f.item<int64_t>(), kCheckpointFormat);
+  }
   torch::Tensor done, rng;
-  archive.read("meta/epochs_done", done);
-  archive.read("meta/rng_cpu", rng);
+  try {
+    torch::serialize::InputArchive model, optim;
+    archive.read("model", model);
+    if (const auto wrong = archive_mismatches(method_.module(), model); !wrong.empty()) {
+      fail(
+          "checkpoint {}: does not fit this run's model ({} tensor(s): {}): written by another "
+          "version of the program? Resume it with the version that wrote it, or move it away to "
+          "start the run afresh (the file is left as it is)",
+          checkpoint_path_, wrong.size(), first_few(wrong));
+    }
+    method_.module().load(model);
+    archive.read("optimizer", optim);
+    optimizer.load(optim);
+    method_.load_state(archive);
+    archive.read("meta/epochs_done", done);
+    archive.read("meta/rng_cpu", rng);
+  } catch (const c10::Error& e) {
+    // A missing or mis-shaped tensor: the model, optimiser or method state of another program
+    // version (or of a file put there by hand); the run's own checkpoints always fit.
+    fail(
+        "checkpoint {}: does not fit this run ({}): written by another version of the program? "
+        "Resume it with the version that wrote it, or move it away to start the run afresh (the "
+        "file is left as it is)",
+        checkpoint_path_, e.what_without_backtrace());
+  }
   epochs_done = done.item<int64_t>();
   if (collective_.rank() > 0) {
     // This rank's own method state and random state, of the same epoch.
     const std::string part_path = rank_file(checkpoint_path_, collective_.rank(), epochs_done);
     torch::serialize::InputArchive part;
     try {
-      check_zip_integrity(part_path);
+      check_zip_integrity(part_path, true);
       part.load_from(part_path, device_);
     } catch (const c10::Error& e) {
       fail(

@@ -19,4 +19,13 @@ inline std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
+/// The first `shown` items joined by "; ", then "and N more" for the rest: long lists of names in
+/// an error message stay one readable line.
+inline std::string first_few(const std::vector<std::string>& items, size_t shown = 5) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < shown; ++i) out += (i ? "; " : "") + items[i];
+  if (items.size() > shown) out += "; and " + std::to_string(items.size() - shown) + " more";
+  return out;
+}
+
 }  // namespace swav

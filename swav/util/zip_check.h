@@ -11,7 +11,11 @@ namespace swav {
 /// problem. LibTorch's own reader checks none of the CRCs, and a flipped byte in the TorchScript
 /// code record of a checkpoint can make it terminate the process (found by
 /// fuzz/fuzz_checkpoint.cpp), so a damaged checkpoint must be refused here. Archives with zip64
-/// records (over 4 GiB) or compressed records are checked as far as the classic fields go.
-void check_zip_integrity(const std::string& path);
+/// records (over 4 GiB) are checked as far as the classic fields go.
+/// `ours`: the file is one of our own checkpoints, whose every record LibTorch's writer stores
+/// uncompressed with its CRC, so a compressed record or a CRC of 0 is damage too. Without it (a
+/// torch.save file from elsewhere), compressed records and records saved without a CRC
+/// (torch.serialization.set_crc32_options(False) writes 0) are let through unchecked.
+void check_zip_integrity(const std::string& path, bool ours);
 
 }  // namespace swav

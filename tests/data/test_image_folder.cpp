@@ -172,6 +172,39 @@ TEST_CASE("image folder cache hits, invalidates on change and survives corruptio
   CHECK(torch::equal(again.images, third.images));
 }
 
+TEST_CASE("an image cache that cannot be written leaves nothing behind and the run goes on",
+          "[data]") {
+  Folder f;
+  populate(f);
+  TempDir cache;
+  const auto expected = swav::read_image_folder(f.root(), 6);
+  // A full disk (RLIMIT_FSIZE of 64 bytes: the cache file's header fits, its pixels do not): the
+  // folder is still decoded exactly, the half-written file is removed, and nothing is cached.
+  bool hit = true;
+  swav::ImageSet set;
+  swav::test::with_file_size_limit(64, [&] {
+    set = swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
+  });
+  CHECK_FALSE(hit);
+  CHECK(torch::equal(set.images, expected.images));
+  CHECK(torch::equal(set.labels, expected.labels));
+  CHECK(fs::is_empty(cache.path()));
+  // With space again, the next load writes the cache, and the one after reads it.
+  swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
+  CHECK_FALSE(hit);
+  const auto cached = swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
+  CHECK(hit);
+  CHECK(torch::equal(cached.images, expected.images));
+  // A full disk while an existing entry is rewritten (another image size) keeps the old entry.
+  const auto before = std::distance(fs::directory_iterator(cache.path()), fs::directory_iterator());
+  swav::test::with_file_size_limit(64, [&] {
+    swav::read_image_folder_cached(f.root(), 5, cache.str(), &hit);
+  });
+  CHECK(std::distance(fs::directory_iterator(cache.path()), fs::directory_iterator()) == before);
+  swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
+  CHECK(hit);
+}
+
 TEST_CASE("load_split reads image folders through the cache", "[data]") {
   Folder f;
   populate(f);

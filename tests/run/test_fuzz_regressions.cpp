@@ -10,6 +10,7 @@
 #include "swav/config/config.h"
 #include "swav/data/image_set.h"
 #include "swav/models/weights.h"
+#include "swav/run/export.h"
 #include "swav/util/error.h"
 #include "swav/util/zip_check.h"
 #include "test_paths.h"
@@ -46,9 +47,19 @@ TEST_CASE("inputs that crashed the fuzz targets now give errors naming the file"
   const auto idx = regressions("idx");
   REQUIRE_FALSE(checkpoints.empty());
   REQUIRE_FALSE(idx.empty());
+  // Each checkpoint input goes to both readers, as in the fuzz target: the PyTorch weights reader,
+  // and, as a trial folder's checkpoint beside a valid config, the reader of our own checkpoints.
+  std::ofstream(dir.str("config.toml"))
+      << "name = \"fuzz\"\nmethod = \"swav\"\n[data]\nformat = \"synthetic\"\n"
+         "[model]\narch = \"convnet\"\nwidth = 0.25\nhidden_dim = 32\noutput_dim = 16\n"
+         "prototypes = [20]\n[train]\nepochs = 2\n[optim]\nwarmup_epochs = 0\n";
+  const std::string trial_checkpoint = dir.str("checkpoint.pt");
   for (const auto& input : checkpoints) {
     INFO(input.string());
     CHECK_THAT(error_of([&] { load_state_dict(input.string()); }), Contains(input.string()));
+    fs::copy_file(input, trial_checkpoint, fs::copy_options::overwrite_existing);
+    CHECK_THAT(error_of([&] { load_trained_network(trial_checkpoint); }),
+               Contains(trial_checkpoint) && Contains("corrupt"));
   }
   // An IDX header claiming 8 GB of pixels in a file of a few bytes: truncated, nothing allocated.
   const std::string labels = dir.str("labels");
@@ -58,6 +69,14 @@ TEST_CASE("inputs that crashed the fuzz targets now give errors naming the file"
     CHECK_THAT(error_of([&] { read_idx_pair(input.string(), labels); }),
                Contains(input.string()));
   }
+  // A 40-byte JPEG whose header claims 65535 x 65535 pixels: refused before allocating 12 GB.
+  const auto images = regressions("image");
+  REQUIRE_FALSE(images.empty());
+  for (const auto& input : images) {
+    INFO(input.string());
+    CHECK_THAT(error_of([&] { decode_image_file(input.string()); }),
+               Contains(input.string()) && Contains("corrupt"));
+  }
 }
 
 TEST_CASE("a damaged checkpoint is refused by name before LibTorch parses it", "[fuzz][data]") {
@@ -65,7 +84,7 @@ TEST_CASE("a damaged checkpoint is refused by name before LibTorch parses it", "
   const std::string path = dir.str("weights.pt");
   torch::manual_seed(0);
   save_state_dict({{"a", torch::randn({64, 64})}, {"b", torch::randn({16})}}, path);
-  CHECK_NOTHROW(check_zip_integrity(path));
+  CHECK_NOTHROW(check_zip_integrity(path, true));
   CHECK(load_state_dict(path).size() == 2);
   const std::string bytes = test::file_bytes(path);
 

@@ -97,6 +97,51 @@ TEST_CASE("a checkpoint that cannot be written fails the run and keeps the previ
   CHECK(losses(resumed).back() == Approx(losses(straight).back()).epsilon(1e-6));
 }
 
+TEST_CASE("a checkpoint from another version of the program is refused by name and kept",
+          "[train][faults]") {
+  auto options = test::tiny_experiment();
+  options.train.epochs = 2;
+  const auto data = load_split(options.data, Split::kTrain);
+  test::TempDir dir;
+  const std::string checkpoint = dir.str("run.pt");
+  auto error_of = [&](const ExperimentOptions& o) {
+    try {
+      train(o, data, checkpoint, /*stop_after=*/1);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+
+  // A model of another shape (a program version whose network differs): a mis-shaped tensor.
+  auto wider = options;
+  wider.model.width = options.model.width * 2;
+  train(wider, data, checkpoint, /*stop_after=*/1);
+  const std::string other_model = test::file_bytes(checkpoint);
+  std::string error = error_of(options);
+  CHECK_THAT(error, Catch::Contains("checkpoint " + checkpoint + ": does not fit this run") &&
+                        Catch::Contains("another version"));
+  CHECK(test::file_bytes(checkpoint) == other_model);
+
+  // A newer checkpoint format: refused before anything is read.
+  {
+    torch::serialize::OutputArchive archive;
+    archive.write("meta/format", torch::tensor(int64_t{99}));
+    archive.save_to(checkpoint);
+  }
+  const std::string newer = test::file_bytes(checkpoint);
+  error = error_of(options);
+  CHECK_THAT(error, Catch::Contains("checkpoint " + checkpoint + ": written in checkpoint format 99"));
+  CHECK(test::file_bytes(checkpoint) == newer);
+
+  // Moved away, the run starts afresh and ends as an uninterrupted one.
+  std::filesystem::rename(checkpoint, checkpoint + ".old");
+  const auto fresh = train(options, data, checkpoint);
+  CHECK(fresh.first_epoch == 0);
+  const auto straight = train(options, data, dir.str("straight.pt"));
+  CHECK(losses(fresh).back() == Approx(losses(straight).back()).epsilon(1e-6));
+}
+
 TEST_CASE("SwAV's loss falls on synthetic data", "[train]") {
   auto options = test::tiny_experiment();
   options.train.epochs = 8;
