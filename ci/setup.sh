@@ -18,8 +18,8 @@ PACKAGES=(
   python3 python3-venv
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev
   catch2 nlohmann-json3-dev libbenchmark-dev
-  libturbojpeg0-dev libpng-dev zlib1g-dev libgloo-dev libssl-dev
-  dataset-fashion-mnist
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libgloo-dev libssl-dev
+  dataset-fashion-mnist mate-backgrounds
 )
 # Only `make sanitize` and `make fuzz` use clang; `make test` does not install it.
 for arg in "$@"; do

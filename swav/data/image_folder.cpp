@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "swav/data/decode.h"
 #include "swav/data/folder_listing.h"
 #include "swav/data/resample.h"
 #include "swav/util/error.h"
@@ -18,6 +19,41 @@ namespace swav {
 namespace fs = std::filesystem;
 
 namespace {
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+bool is_hidden(const fs::path& path) {
+  return path.filename().string().rfind('.', 0) == 0;
+}
+
+int decode_threads() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<unsigned>(hw, 1, 8));
+}
+
+// Antialiased bilinear resize of a uint8 [h, w, C] image to [side, side, C].
+void resize_into(const torch::Tensor& image, int64_t side, uint8_t* out,
+                 data::ResampleScratch& scratch, std::vector<float>& planar) {
+  const int64_t h = image.size(0), w = image.size(1), C = image.size(2);
+  planar.resize(C * side * side);
+  data::resample_box_to_planar(image.data_ptr<uint8_t>(), w, C, 0, 0, h, w, side, side, false, 1.0f,
+                               planar.data(), scratch);
+  for (int64_t p = 0; p < side * side; ++p) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = std::nearbyint(planar[c * side * side + p]);
+      out[p * C + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
+    }
+  }
+}
+
+}  // namespace
+
+namespace data {
 
 std::vector<unsigned char> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -62,6 +98,14 @@ torch::Tensor decode_jpeg(const std::string& path, const std::vector<unsigned ch
   if (width < 1 || height < 1) fail("{}: JPEG has an empty image", path);
   if (const auto why = implausible_size(width, height, bytes.size()); !why.empty())
     fail("{}: corrupt JPEG ({})", path, why);
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
+    // TurboJPEG converts no CMYK to RGB; libjpeg's own interface gives the inks and whether they
+    // are stored inverted (Adobe's), converted as Pillow converts them.
+    DecodedRegion whole = decode_region(path, bytes, PixelBox{0, 0, height, width}, 1);
+    auto image = torch::empty({height, width, 3}, torch::kUInt8);
+    std::memcpy(image.data_ptr<uint8_t>(), whole.pixels.data(), whole.pixels.size());
+    return image;
+  }
   auto image = torch::empty({height, width, 3}, torch::kUInt8);
   // Warnings (e.g. a truncated stream) fail too: a half-gray image would be silently wrong data.
   if (tjDecompress2(handle, data, size, image.data_ptr<uint8_t>(), width, 0, height, TJPF_RGB, 0) !=
@@ -94,49 +138,16 @@ torch::Tensor decode_png(const std::string& path, const std::vector<unsigned cha
   return image;
 }
 
-bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+torch::Tensor decode_image_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  if (is_png(bytes)) return decode_png(path, bytes);
+  if (is_jpeg(bytes)) return decode_jpeg(path, bytes);
+  fail("{}: not a JPEG or PNG file (unrecognised signature)", path);
 }
 
-bool is_hidden(const fs::path& path) {
-  return path.filename().string().rfind('.', 0) == 0;
-}
-
-int decode_threads() {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp<unsigned>(hw, 1, 8));
-}
-
-// Antialiased bilinear resize of a uint8 [h, w, C] image to [side, side, C].
-void resize_into(const torch::Tensor& image, int64_t side, uint8_t* out,
-                 data::ResampleScratch& scratch, std::vector<float>& planar) {
-  const int64_t h = image.size(0), w = image.size(1), C = image.size(2);
-  planar.resize(C * side * side);
-  data::resample_box_to_planar(image.data_ptr<uint8_t>(), w, C, 0, 0, h, w, side, side, false, 1.0f,
-                               planar.data(), scratch);
-  for (int64_t p = 0; p < side * side; ++p) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = std::nearbyint(planar[c * side * side + p]);
-      out[p * C + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
-    }
-  }
-}
-
-}  // namespace
+}  // namespace data
 
 torch::Tensor decode_image_file(const std::string& path) {
-  const auto bytes = read_file_bytes(path);
-  static const unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) {
-    return decode_png(path, bytes);
-  }
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
-    return decode_jpeg(path, bytes);
-  }
-  fail("{}: not a JPEG or PNG file (unrecognised signature)", path);
+  return data::decode_image_bytes(path, data::read_file_bytes(path));
 }
 
 namespace data {

@@ -9,6 +9,7 @@
 
 #include "swav/data/resample.h"
 #include "swav/data/rng.h"
+#include "swav/data/view_ops.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -301,13 +302,16 @@ std::vector<int64_t> MultiCrop::crop_sizes() const {
 
 namespace {
 
+// The plan's colour jitter, grayscale and blur, then normalisation, of a resampled view.
+void finish_view(const AugmentOptions& o, const ViewPlan& plan, int64_t C, int64_t S, float* out,
+                 Scratch& scratch);
+
 // One view of one image into planar float out[C, S, S].
 void render_view(const AugmentOptions& o, uint64_t seed, const uint8_t* image, int64_t H, int64_t W,
                  int64_t C, int64_t sample, int64_t epoch, int64_t crop, float* out,
                  Scratch& scratch) {
   const CropGroup& group = group_of(o, crop);
   const int64_t S = group.size;
-  const int64_t n = S * S;
   Rng rng({static_cast<uint64_t>(data::Stream::kCrop), seed, static_cast<uint64_t>(epoch),
            static_cast<uint64_t>(sample), static_cast<uint64_t>(crop)});
   const ViewPlan plan = draw_plan(rng, H, W, group, o);
@@ -315,6 +319,25 @@ void render_view(const AugmentOptions& o, uint64_t seed, const uint8_t* image, i
   data::resample_box_to_planar(image, W, C, plan.box.top, plan.box.left, plan.box.height,
                                plan.box.width, S, S, plan.flip, 1.0f / 255.0f, out,
                                scratch.resample);
+  finish_view(o, plan, C, S, out, scratch);
+}
+
+}  // namespace
+
+namespace data {
+
+void finish_view(const AugmentOptions& o, const ViewPlan& plan, int64_t C, int64_t S, float* out) {
+  thread_local Scratch scratch;
+  swav::finish_view(o, plan, C, S, out, scratch);
+}
+
+}  // namespace data
+
+namespace {
+
+void finish_view(const AugmentOptions& o, const ViewPlan& plan, int64_t C, int64_t S, float* out,
+                 Scratch& scratch) {
+  const int64_t n = S * S;
   // Interpolation weights are non-negative and sum to one, so values already lie in [0, 1] up to
   // rounding; the jitter ops clamp their own results.
   if (plan.jitter) {

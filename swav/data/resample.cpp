@@ -6,8 +6,14 @@
 namespace swav::data {
 
 void compute_taps(int64_t in_size, int64_t out_size, bool mirror, Taps& taps) {
+  compute_taps(0.0, static_cast<double>(in_size), in_size, out_size, mirror, taps);
+}
+
+void compute_taps(double in_start, double in_length, int64_t in_limit, int64_t out_size,
+                  bool mirror, Taps& taps) {
   // Same window and weights as PIL's ImagingResample / ATen's _upsample_bilinear2d_aa.
-  const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+  const double scale = in_length / static_cast<double>(out_size);
+  const int64_t in_size = in_limit;
   const double support = scale >= 1.0 ? scale : 1.0;
   const double inv_scale = scale >= 1.0 ? 1.0 / scale : 1.0;
   const int64_t max_taps = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
@@ -21,7 +27,7 @@ void compute_taps(int64_t in_size, int64_t out_size, bool mirror, Taps& taps) {
     return x < 1.0 ? 1.0 - x : 0.0;
   };
   for (int64_t i = 0; i < out_size; ++i) {
-    const double center = scale * (static_cast<double>(i) + 0.5);
+    const double center = in_start + scale * (static_cast<double>(i) + 0.5);
     const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
     const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
     const int64_t n = std::min(hi - lo, max_taps);
@@ -43,6 +49,29 @@ void resample_box_to_planar(const uint8_t* image, int64_t width, int64_t channel
                             ResampleScratch& scratch) {
   compute_taps(box_w, out_w, mirror, scratch.cols);
   compute_taps(box_h, out_h, false, scratch.rows);
+  resample_with_taps(image, width, channels, top, left, box_h, value_scale, out, scratch);
+}
+
+void resample_region_to_planar(const uint8_t* image, int64_t width, int64_t height,
+                               int64_t channels, double top, double left, double box_h,
+                               double box_w, int64_t out_h, int64_t out_w, bool mirror,
+                               float value_scale, float* out, ResampleScratch& scratch) {
+  // The window of every output pixel stays inside the pixels the box touches.
+  const int64_t row0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(top)), 0, height - 1);
+  const int64_t col0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(left)), 0, width - 1);
+  const int64_t row1 =
+      std::clamp<int64_t>(static_cast<int64_t>(std::ceil(top + box_h)), row0 + 1, height);
+  const int64_t col1 =
+      std::clamp<int64_t>(static_cast<int64_t>(std::ceil(left + box_w)), col0 + 1, width);
+  compute_taps(left - static_cast<double>(col0), box_w, col1 - col0, out_w, mirror, scratch.cols);
+  compute_taps(top - static_cast<double>(row0), box_h, row1 - row0, out_h, false, scratch.rows);
+  resample_with_taps(image, width, channels, row0, col0, row1 - row0, value_scale, out, scratch);
+}
+
+void resample_with_taps(const uint8_t* image, int64_t width, int64_t channels, int64_t top,
+                        int64_t left, int64_t box_h, float value_scale, float* out,
+                        ResampleScratch& scratch) {
+  const int64_t out_h = scratch.rows.out_size, out_w = scratch.cols.out_size;
   const Taps& cols = scratch.cols;
   const Taps& rows = scratch.rows;
   const int64_t C = channels;

@@ -32,6 +32,12 @@ struct Taps {
 /// (a horizontal flip folded into the resampling).
 void compute_taps(int64_t in_size, int64_t out_size, bool mirror, Taps& taps);
 
+/// The same for a box that starts `in_start` pixels into an input of `in_limit` pixels and spans
+/// `in_length` (fractional when the input was decoded at a reduced scale); windows are clipped to
+/// [0, in_limit). With in_start 0 and in_length == in_limit it is the overload above, exactly.
+void compute_taps(double in_start, double in_length, int64_t in_limit, int64_t out_size,
+                  bool mirror, Taps& taps);
+
 /// Reusable buffers, one per thread.
 struct ResampleScratch {
   Taps rows, cols;
@@ -45,5 +51,18 @@ void resample_box_to_planar(const uint8_t* image, int64_t width, int64_t channel
                             int64_t left, int64_t box_h, int64_t box_w, int64_t out_h,
                             int64_t out_w, bool mirror, float value_scale, float* out,
                             ResampleScratch& scratch);
+
+/// The same for a fractional box of an image of `height` rows (a region decoded at a reduced
+/// scale): the filter's windows are clipped to the pixels the box touches.
+void resample_region_to_planar(const uint8_t* image, int64_t width, int64_t height,
+                               int64_t channels, double top, double left, double box_h,
+                               double box_w, int64_t out_h, int64_t out_w, bool mirror,
+                               float value_scale, float* out, ResampleScratch& scratch);
+
+/// The two passes with scratch.rows and scratch.cols already computed; rows [top, top + box_h)
+/// and the columns from `left` are read.
+void resample_with_taps(const uint8_t* image, int64_t width, int64_t channels, int64_t top,
+                        int64_t left, int64_t box_h, float value_scale, float* out,
+                        ResampleScratch& scratch);
 
 }  // namespace swav::data
