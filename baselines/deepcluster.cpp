@@ -87,13 +87,13 @@ void DeepClusterMethod::recluster(const ImageSet& train, torch::Device device, i
   // PCA and k-means on the run's device, over every process's block together.
   const RowBlock mine = split_rows(train.size(), collective.rank(), collective.world_size());
   auto& backbone = *network_->backbone;
-  auto features = batched_forward(backbone, train.images.narrow(0, mine.begin, mine.rows),
-                                  setup_.pass_batch_size, [&](const torch::Tensor& images) {
-                                    return backbone.forward(
-                                        normalize_images(images, setup_.augment.mean,
-                                                         setup_.augment.std)
-                                            .to(device));
-                                  });
+  auto features = batched_forward(
+      backbone, train, setup_.pass_batch_size,
+      [&](const torch::Tensor& images) {
+        return backbone.forward(
+            normalize_images(images, setup_.augment.mean, setup_.augment.std).to(device));
+      },
+      mine.begin, mine.rows);
   features = fit_pca_whitening(features, options_.pca_dim, 1e-8, collective).apply(features);
   features = F::normalize(features, F::NormalizeFuncOptions().dim(1).p(2));
 

@@ -112,7 +112,7 @@ void SelaMethod::relabel(const ImageSet& train, torch::Device device, Collective
   const RowBlock mine = split_rows(train.size(), collective.rank(), collective.world_size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
   for_each_batch(*network_, mine.rows, setup_.pass_batch_size, [&](int64_t begin, int64_t rows) {
-    auto x = normalize_images(train.images.narrow(0, mine.begin + begin, rows),
+    auto x = normalize_images(image_rows(train, mine.begin + begin, rows),
                               setup_.augment.mean, setup_.augment.std)
                  .to(device);
     auto logits = network_->forward(x);

@@ -85,7 +85,7 @@ std::vector<EvalResult> evaluate_clusters(torch::nn::Module& module, const Assig
   const int64_t K = clusters;
   if (K == 0) return {};
   const auto assignments =
-      batched_forward(module, test.images, batch_size, [&](const torch::Tensor& images) {
+      batched_forward(module, test, batch_size, [&](const torch::Tensor& images) {
         return assign(normalize_images(images, mean, std).to(device)).to(torch::kCPU, torch::kLong);
       });
   const auto usage = cluster_usage(assignments, K);

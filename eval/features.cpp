@@ -8,7 +8,7 @@ namespace swav {
 torch::Tensor extract_features(BackboneImpl& backbone, const ImageSet& set,
                                const std::vector<double>& mean, const std::vector<double>& std,
                                torch::Device device, int64_t batch_size) {
-  return batched_forward(backbone, set.images, batch_size, [&](const torch::Tensor& images) {
+  return batched_forward(backbone, set, batch_size, [&](const torch::Tensor& images) {
     return backbone.forward(normalize_images(images, mean, std).to(device))
         .to(torch::kCPU, torch::kFloat32);
   });

@@ -25,7 +25,7 @@ double test_top1(BackboneImpl& backbone, torch::nn::Linear& head, const ImageSet
   int64_t correct = 0;
   for (int64_t begin = 0; begin < test.size(); begin += batch_size) {
     const int64_t n = std::min(batch_size, test.size() - begin);
-    auto x = view(test.images.narrow(0, begin, n)).to(device);
+    auto x = view(image_rows(test, begin, n)).to(device);
     auto predicted = head->forward(backbone.forward(x)).argmax(1).to(torch::kCPU);
     correct += predicted.eq(test.labels.narrow(0, begin, n)).sum().item<int64_t>();
   }

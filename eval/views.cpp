@@ -52,7 +52,7 @@ torch::Tensor center_view(const torch::Tensor& images_uint8_nhwc, int64_t size, 
 
 torch::Tensor view_features(BackboneImpl& backbone, const ImageSet& set, const ViewFn& view,
                             torch::Device device, int64_t batch_size) {
-  return batched_forward(backbone, set.images, batch_size, [&](const torch::Tensor& images) {
+  return batched_forward(backbone, set, batch_size, [&](const torch::Tensor& images) {
     return backbone.forward(view(images).to(device)).to(torch::kCPU, torch::kFloat32);
   });
 }

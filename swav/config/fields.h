@@ -140,6 +140,17 @@ void describe(V& v, S& d) {
   v.key("test_limit", d.test_limit, "the same for the evaluation split; 0 = all", AtLeast{0});
   v.key("cache_dir", d.cache_dir,
         "where decoded uint8 images are cached; empty = ~/.cache/swav-bench/data", NotHashed{});
+  v.key("decode", d.decode,
+        "image_folder: \"cache\" decodes every image once, resized to an image_size square, into "
+        "a uint8 cache (fast for small sets: N x image_size^2 x 3 bytes of disk and memory); "
+        "\"stream\" reads and decodes each sample's file for its views, cropping on the image's "
+        "own size as torchvision does, so memory does not grow with the set (ImageNet); its "
+        "evaluation view is the short side resized to image_size and the centre square",
+        OneOf{{"cache", "stream"}}, HashedUnlessDefault{});
+  v.key("skip_corrupt", d.skip_corrupt,
+        "stream: a file that cannot be decoded is skipped with a warning (another sample's views "
+        "take its place) and counted in the store, instead of failing the run",
+        HashedUnlessDefault{});
   v.key("synthetic_classes", d.synthetic_classes, "synthetic: number of classes", AtLeast{2});
   v.key("synthetic_train_per_class", d.synthetic_train_per_class,
         "synthetic: training images per class", AtLeast{1});

@@ -52,6 +52,10 @@ struct DataOptions {
   int64_t train_limit = 0;  // use only the first N (class-balanced) training images; 0 = all
   int64_t test_limit = 0;   // likewise for the test split
   std::string cache_dir;    // decoded uint8 cache; empty = ~/.cache/swav-bench/data
+  // image_folder: "cache" decodes every image once into a uint8 cache of image_size squares;
+  // "stream" decodes each sample's file for its views (crops on the original size, bounded memory)
+  std::string decode = "cache";
+  bool skip_corrupt = false;  // stream: a corrupt file is skipped with a warning, not fatal
   // synthetic only: a known-class toy set for fast tests
   int64_t synthetic_classes = 10;
   int64_t synthetic_train_per_class = 100;

@@ -157,6 +157,15 @@ void check_data(const Checker& c, const DataOptions& d) {
     c.require(!d.test_split.empty(), "data.test_split", toml_string(d.test_split),
               "must not be empty");
   }
+  if (d.decode == "stream") {
+    c.require(d.format == "image_folder", "data.decode", toml_string(d.decode),
+              fmt::format("\"stream\" reads image folders only (data.format = {})",
+                          toml_string(d.format)));
+    c.require(d.image_size > 0, "data.decode", toml_string(d.decode),
+              "\"stream\" needs data.image_size > 0: the side of the evaluation views");
+  }
+  c.require(!d.skip_corrupt || d.decode == "stream", "data.skip_corrupt", "true",
+            "applies to data.decode = \"stream\" (the cache decodes every file before training)");
 }
 
 void check_augment(const Checker& c, const AugmentOptions& a) {
@@ -312,6 +321,10 @@ void validate_options(const ExperimentOptions& o,
   check_optim(c, o.optim, o.train);
   c.require(o.augment.device == "cpu" || o.train.device != "cpu", "augment.device",
             toml_string(o.augment.device), "\"cuda\" needs train.device = \"cuda\"");
+  c.require(o.augment.device == "cpu" || o.data.decode != "stream", "augment.device",
+            toml_string(o.augment.device),
+            "\"cuda\" crops a decoded set held on the GPU; data.decode = \"stream\" decodes on "
+            "the CPU workers");
   check_eval(c, o.eval);
 }
 

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "swav/data/folder_listing.h"
 #include "swav/util/error.h"
 
 namespace swav {
@@ -76,12 +77,36 @@ ImageSet take_balanced(const ImageSet& set, int64_t limit) {
   std::sort(keep.begin(), keep.end());
   const auto index = torch::tensor(keep, torch::kInt64);
   ImageSet out;
-  out.images = set.images.index_select(0, index).contiguous();
+  if (set.streamed()) {
+    auto files = std::make_shared<ImageFiles>(*set.files);
+    files->paths.clear();
+    for (int64_t i : keep) files->paths.push_back(set.files->paths[i]);
+    out.files = std::move(files);
+  } else {
+    out.images = set.images.index_select(0, index).contiguous();
+  }
   out.labels = set.labels.index_select(0, index).contiguous();
   out.num_classes = set.num_classes;
   out.class_names = set.class_names;
   out.description = fmt::format("{}, balanced first {}", set.description, limit);
   return out;
+}
+
+ImageSet stream_image_folder(const std::string& folder, int64_t side, bool skip_corrupt) {
+  data::FolderListing listing = data::list_image_folder(folder);
+  auto files = std::make_shared<ImageFiles>();
+  files->side = side;
+  files->skip_corrupt = skip_corrupt;
+  files->paths.reserve(listing.files.size());
+  for (const auto& f : listing.files) files->paths.push_back(f.string());
+  ImageSet set;
+  set.labels = torch::tensor(listing.labels, torch::kInt64);
+  set.num_classes = static_cast<int64_t>(listing.class_names.size());
+  set.class_names = std::move(listing.class_names);
+  set.description = fmt::format("image_folder:{} ({} files, streamed; evaluation views {}x{})",
+                                listing.folder.string(), files->paths.size(), side, side);
+  set.files = std::move(files);
+  return set;
 }
 
 ImageSet load_split(const DataOptions& options, Split split) {
@@ -104,7 +129,11 @@ ImageSet load_split(const DataOptions& options, Split split) {
     set = load_cifar(root, split);
   } else {
     const std::string& sub = split == Split::kTrain ? options.train_split : options.test_split;
-    set = read_image_folder_cached((root / sub).string(), options.image_size, options.cache_dir);
+    if (options.decode == "stream") {
+      set = stream_image_folder((root / sub).string(), options.image_size, options.skip_corrupt);
+    } else {
+      set = read_image_folder_cached((root / sub).string(), options.image_size, options.cache_dir);
+    }
   }
   return take_balanced(set, limit);
 }

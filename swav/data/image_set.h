@@ -2,6 +2,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -9,19 +12,50 @@
 
 namespace swav {
 
-/// One split of a dataset, decoded: every image the same size, channels last.
+/// The files a streamed split skipped as corrupt (data.skip_corrupt), shared by its copies.
+class CorruptFiles {
+ public:
+  /// Records `path` (its `why` printed once, as a warning); true the first time.
+  bool add(const std::string& path, const std::string& why);
+  int64_t count() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> paths_;
+};
+
+/// The files of a streamed split (data.decode = "stream"): decoded when a sample is used.
+struct ImageFiles {
+  std::vector<std::string> paths;  // one per sample
+  int64_t side = 0;                // evaluation views: short side resized to this, centre square
+  bool skip_corrupt = false;       // a file that cannot be decoded is replaced, with a warning
+  std::shared_ptr<CorruptFiles> corrupt = std::make_shared<CorruptFiles>();
+};
+
+/// One split of a dataset: decoded, every image the same size, channels last; or streamed, its
+/// files decoded as they are used (`files` set, `images` undefined).
 struct ImageSet {
   torch::Tensor images;                  // uint8 [N, H, W, C], contiguous, C = 1 or 3
   torch::Tensor labels;                  // int64 [N], values in [0, num_classes)
   int64_t num_classes = 0;
   std::vector<std::string> class_names;  // num_classes entries
   std::string description;               // e.g. "fashion_mnist:/usr/share/.../train (60000 x 28x28x1)"
+  std::shared_ptr<const ImageFiles> files;  // streamed sets only
 
-  int64_t size() const { return images.size(0); }
-  int64_t height() const { return images.size(1); }
-  int64_t width() const { return images.size(2); }
-  int64_t channels() const { return images.size(3); }
+  bool streamed() const { return files != nullptr; }
+  int64_t size() const { return streamed() ? labels.size(0) : images.size(0); }
+  // A streamed set's height and width are those of its evaluation views.
+  int64_t height() const { return streamed() ? files->side : images.size(1); }
+  int64_t width() const { return streamed() ? files->side : images.size(2); }
+  int64_t channels() const { return streamed() ? 3 : images.size(3); }
 };
+
+/// Images [begin, begin + rows) as uint8 [rows, H, W, C]: a slice of a decoded set, or, for a
+/// streamed set, each file decoded with its short side resized to files->side and the centre
+/// square cut (the reference's Resize + CenterCrop evaluation view), on a few threads. Throws
+/// UserError naming a file that cannot be decoded (unless files->skip_corrupt: then a gray image,
+/// with a warning).
+torch::Tensor image_rows(const ImageSet& set, int64_t begin, int64_t rows);
 
 enum class Split { kTrain, kTest };
 
@@ -48,6 +82,10 @@ ImageSet make_synthetic(const DataOptions& options, Split split);
 /// `cache_hit`, when given, reports whether the images came from the cache.
 ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
                                   const std::string& cache_dir, bool* cache_hit = nullptr);
+
+/// An image folder for data.decode = "stream": the listing and labels only, nothing decoded.
+/// `side`: the evaluation views' side (image_rows).
+ImageSet stream_image_folder(const std::string& folder, int64_t side, bool skip_corrupt);
 
 /// $XDG_CACHE_HOME/swav-bench/data, or ~/.cache/swav-bench/data when XDG_CACHE_HOME is unset.
 std::string default_cache_dir();

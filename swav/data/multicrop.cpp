@@ -9,6 +9,7 @@
 
 #include "swav/data/resample.h"
 #include "swav/data/rng.h"
+#include "swav/data/stream_views.h"
 #include "swav/data/view_ops.h"
 #include "swav/util/error.h"
 
@@ -381,6 +382,12 @@ ViewPlan MultiCrop::plan(int64_t H, int64_t W, int64_t sample, int64_t epoch, in
 
 void MultiCrop::make_view(const ImageSet& set, int64_t sample, int64_t epoch, int64_t crop,
                           torch::Tensor& out) const {
+  if (set.streamed()) {  // every view of the sample is decoded together; one is kept
+    const auto views = make_views(set, {sample}, epoch);
+    TORCH_CHECK(crop >= 0 && crop < num_crops(), "crop index ", crop, " out of range");
+    out.copy_(views[crop][0]);
+    return;
+  }
   const uint8_t* images = image_data(set);
   const int64_t H = set.height(), W = set.width(), C = set.channels();
   check_normalisation(options_.mean, options_.std, C);
@@ -398,6 +405,7 @@ void MultiCrop::make_view(const ImageSet& set, int64_t sample, int64_t epoch, in
 std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
                                                  const std::vector<int64_t>& indices,
                                                  int64_t epoch) const {
+  if (set.streamed()) return make_stream_views(set, indices, epoch);
   const uint8_t* images = image_data(set);
   const int64_t N = set.size(), H = set.height(), W = set.width(), C = set.channels();
   check_normalisation(options_.mean, options_.std, C);
@@ -446,6 +454,59 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
   std::vector<std::thread> pool;
   for (int64_t i = 1; i < threads; ++i) pool.emplace_back(work);
   work();  // the calling thread is one of the workers
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return views;
+}
+
+std::vector<torch::Tensor> MultiCrop::make_stream_views(const ImageSet& set,
+                                                        const std::vector<int64_t>& indices,
+                                                        int64_t epoch) const {
+  const ImageFiles& files = *set.files;
+  const int64_t N = set.size();
+  check_normalisation(options_.mean, options_.std, 3);
+  const auto B = static_cast<int64_t>(indices.size());
+  for (int64_t index : indices)
+    TORCH_CHECK(index >= 0 && index < N, "sample index ", index, " out of range");
+  const std::vector<int64_t> sizes = crop_sizes();
+  std::vector<torch::Tensor> views;
+  for (int64_t s : sizes) {
+    views.push_back(
+        torch::empty({B, 3, s, s}, torch::TensorOptions(torch::kFloat32).pinned_memory(pinned_)));
+  }
+  // One task per sample: its file is read and decoded once for all its views.
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    try {
+      std::vector<float*> outs(sizes.size());
+      for (int64_t b = next++; b < B; b = next++) {
+        for (size_t k = 0; k < sizes.size(); ++k)
+          outs[k] = views[k].data_ptr<float>() + b * 3 * sizes[k] * sizes[k];
+        // With data.skip_corrupt, a file that cannot be decoded gives way to the next sample's.
+        const int64_t tries = files.skip_corrupt ? std::min<int64_t>(N, 100) : 1;
+        for (int64_t t = 0;; ++t) {
+          const int64_t sample = (indices[b] + t) % N;
+          try {
+            data::render_file_views(*this, files.paths[sample], sample, epoch, outs);
+            break;
+          } catch (const UserError& e) {
+            if (t + 1 >= tries) throw;
+            files.corrupt->add(files.paths[sample], e.what());
+          }
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next.store(B);
+    }
+  };
+  const int64_t threads = std::clamp<int64_t>(options_.workers, 1, std::max<int64_t>(1, B));
+  std::vector<std::thread> pool;
+  for (int64_t i = 1; i < threads; ++i) pool.emplace_back(work);
+  work();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
   return views;

@@ -59,6 +59,11 @@ class MultiCrop {
   void set_pinned_output(bool pinned) { pinned_ = pinned; }
 
  private:
+  /// make_views for a streamed set: each sample's file decoded once for all its crops.
+  std::vector<torch::Tensor> make_stream_views(const ImageSet& set,
+                                               const std::vector<int64_t>& indices,
+                                               int64_t epoch) const;
+
   AugmentOptions options_;
   bool pinned_ = false;
   uint64_t seed_;

@@ -1,11 +1,17 @@
 #include "swav/data/stream_views.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "swav/data/decode.h"
 #include "swav/data/resample.h"
 #include "swav/data/view_ops.h"
+#include "swav/util/error.h"
 
 namespace swav::data {
 namespace {
@@ -92,3 +98,90 @@ void render_file_views(const MultiCrop& crops, const std::string& path, int64_t 
 }
 
 }  // namespace swav::data
+
+namespace swav {
+
+bool CorruptFiles::add(const std::string& path, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!paths_.insert(path).second) return false;
+  fmt::print(stderr, "warning: skipping a file that cannot be decoded (data.skip_corrupt): {}\n",
+             why);
+  return true;
+}
+
+int64_t CorruptFiles::count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int64_t>(paths_.size());
+}
+
+namespace {
+
+// The evaluation view of one file into uint8 [side, side, 3]: the centre square of the image
+// (the short side's length), resized to side x side; at a DCT reduction where the square allows.
+void eval_view(const std::string& path, int64_t side, uint8_t* out, data::ResampleScratch& scratch,
+               std::vector<float>& planar) {
+  const auto bytes = data::read_file_bytes(path);
+  const auto info = data::read_image_info(path, bytes);
+  const int64_t edge = std::min(info.height, info.width);
+  const data::PixelBox box{(info.height - edge) / 2, (info.width - edge) / 2, edge, edge};
+  const auto region = data::decode_region(path, bytes, box, data::largest_reduction({box}, {side}));
+  planar.resize(3 * side * side);
+  data::resample_region_to_planar(region.pixels.data(), region.width, region.height, 3,
+                                  region.top_of(box), region.left_of(box), region.height_of(box),
+                                  region.width_of(box), side, side, false, 1.0f, planar.data(),
+                                  scratch);
+  const int64_t n = side * side;
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t c = 0; c < 3; ++c)
+      out[p * 3 + c] =
+          static_cast<uint8_t>(std::clamp(std::nearbyint(planar[c * n + p]), 0.0f, 255.0f));
+}
+
+}  // namespace
+
+torch::Tensor image_rows(const ImageSet& set, int64_t begin, int64_t rows) {
+  TORCH_CHECK(begin >= 0 && rows >= 0 && begin + rows <= set.size(), "image_rows: rows [", begin,
+              ", ", begin + rows, ") outside a set of ", set.size());
+  if (!set.streamed()) return set.images.narrow(0, begin, rows);
+  const ImageFiles& files = *set.files;
+  const int64_t side = files.side;
+  auto out = torch::empty({rows, side, side, 3}, torch::kUInt8);
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    data::ResampleScratch scratch;
+    std::vector<float> planar;
+    for (int64_t i = next++; i < rows; i = next++) {
+      const std::string& path = files.paths[begin + i];
+      uint8_t* image = dst + i * side * side * 3;
+      try {
+        eval_view(path, side, image, scratch, planar);
+      } catch (const UserError& e) {
+        if (!files.skip_corrupt) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          next = rows;
+          continue;
+        }
+        files.corrupt->add(path, e.what());
+        std::fill(image, image + side * side * 3, uint8_t{128});
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = rows;
+      }
+    }
+  };
+  const auto threads = static_cast<int64_t>(
+      std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 8));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < std::min(threads, rows); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+}  // namespace swav

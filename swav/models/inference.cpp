@@ -24,4 +24,17 @@ torch::Tensor batched_forward(
   return torch::cat(chunks);
 }
 
+torch::Tensor batched_forward(
+    torch::nn::Module& module, const ImageSet& set, int64_t batch_size,
+    const std::function<torch::Tensor(const torch::Tensor& images)>& forward, int64_t begin,
+    int64_t rows) {
+  if (rows < 0) rows = set.size() - begin;
+  std::vector<torch::Tensor> chunks;
+  for_each_batch(module, rows, batch_size, [&](int64_t first, int64_t n) {
+    chunks.push_back(forward(image_rows(set, begin + first, n)));
+  });
+  TORCH_CHECK(!chunks.empty(), "batched_forward: no items");
+  return torch::cat(chunks);
+}
+
 }  // namespace swav

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "swav/data/image_set.h"
+
 namespace swav {
 
 /// Puts `module` in eval mode for the guard's lifetime, then restores its train/eval mode, also
@@ -37,5 +39,13 @@ void for_each_batch(torch::nn::Module& module, int64_t n, int64_t batch_size,
 torch::Tensor batched_forward(
     torch::nn::Module& module, const torch::Tensor& items, int64_t batch_size,
     const std::function<torch::Tensor(const torch::Tensor& slice)>& forward);
+
+/// The same over the images [begin, begin + rows) of a set (all of it by default), given to
+/// `forward` as uint8 [n, H, W, C] batches (image_rows: a streamed set's files are decoded batch by
+/// batch, so no pass holds more than a batch of images).
+torch::Tensor batched_forward(
+    torch::nn::Module& module, const ImageSet& set, int64_t batch_size,
+    const std::function<torch::Tensor(const torch::Tensor& images)>& forward,
+    int64_t begin = 0, int64_t rows = -1);
 
 }  // namespace swav

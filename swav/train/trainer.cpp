@@ -490,6 +490,10 @@ TrainSummary Trainer::fit() {
     for (const auto& log : log_sums)
       metrics.emplace_back(log.name, log.sum.item<double>() / static_cast<double>(log.steps));
     for (auto& kv : method_.on_epoch_end(ctx)) metrics.push_back(kv);
+    // data.skip_corrupt: how many files of the training set were found undecodable so far.
+    if (train_.streamed() && train_.files->skip_corrupt)
+      metrics.emplace_back("corrupt_files_skipped",
+                           static_cast<double>(train_.files->corrupt->count()));
     std::vector<CollapseFinding> findings;
     if (collapse.active()) {
       metrics.emplace_back("loss_over_chance", collapse.loss_over_chance(metrics));

@@ -181,7 +181,7 @@ TEST_CASE("to_toml writes every valid key once, in file order", "[config]") {
   const auto keys = swav::valid_keys();
   // top level, data, augment, model, swav,
   // (simclr, deepcluster, deepcluster_v1, sela, sela_v2, pcl), optim, train, eval
-  CHECK(keys.size() == 4 + 13 + 19 + 8 + 7 + (1 + 3 + 2 + 4 + 4 + 8) + 11 + 12 + 24);
+  CHECK(keys.size() == 4 + 15 + 19 + 8 + 7 + (1 + 3 + 2 + 4 + 4 + 8) + 11 + 12 + 24);
   std::string section;
   size_t last = 0;
   for (const auto& key : keys) {

@@ -293,3 +293,93 @@ TEST_CASE("crop geometry on the original size follows torchvision's RandomResize
     CHECK(ks(aspect_ours, aspect_theirs) < 0.02);
   }
 }
+
+TEST_CASE("a streamed image folder: its listing, evaluation rows, views and corrupt files",
+          "[data][stream]") {
+  test::TempDir dir;
+  auto image = [](int64_t h, int64_t w, float phase) {
+    auto y = torch::arange(h, torch::kFloat32).view({h, 1, 1});
+    auto x = torch::arange(w, torch::kFloat32).view({1, w, 1});
+    auto c = torch::tensor({0.0f, 1.0f, 2.0f}).view({1, 1, 3});
+    return (128 + 100 * torch::sin(0.2f * x + 0.1f * y + c + phase)).round().to(torch::kUInt8);
+  };
+  fs::create_directories(dir.path() / "train" / "a");
+  fs::create_directories(dir.path() / "train" / "b");
+  // Every file a different size: the streaming path keeps each one's own shape.
+  test::write_jpeg(dir.str("train/a/1.jpg"), image(32, 48, 0.0f));
+  test::write_jpeg(dir.str("train/a/2.jpg"), image(70, 41, 1.0f));
+  test::write_png(dir.str("train/b/3.png"), image(55, 90, 2.0f));
+  test::write_jpeg(dir.str("train/b/4.jpg"), image(64, 64, 3.0f));
+
+  DataOptions d;
+  d.format = "image_folder";
+  d.root = dir.str("");
+  d.decode = "stream";
+  d.image_size = 32;
+  ImageSet set = load_split(d, Split::kTrain);
+  REQUIRE(set.streamed());
+  CHECK_FALSE(set.images.defined());
+  CHECK(set.size() == 4);
+  CHECK(set.channels() == 3);
+  CHECK(set.height() == 32);
+  CHECK(set.num_classes == 2);
+  CHECK(set.labels.equal(torch::tensor({0, 0, 1, 1}, torch::kInt64)));
+
+  // Evaluation rows: the centre square, resized to 32. The 32 x 48 image's centre square needs no
+  // resize: its pixels are the decoded image's columns 8 to 39.
+  const auto rows = image_rows(set, 0, 4);
+  REQUIRE(rows.sizes() == torch::IntArrayRef({4, 32, 32, 3}));
+  const auto decoded = decode_image_file(dir.str("train/a/1.jpg"));
+  CHECK(rows[0].equal(decoded.narrow(1, 8, 32)));
+  CHECK(image_rows(set, 2, 2).equal(rows.narrow(0, 2, 2)));
+
+  // Views: each sample's own file and size, the same as rendering that file alone.
+  AugmentOptions o;
+  o.crops = {{24, 2, 0.14, 1.0}, {12, 2, 0.05, 0.3}};
+  o.workers = 2;
+  const MultiCrop crops(o, 5);
+  const auto views = crops.make_views(set, {3, 1, 2}, /*epoch=*/4);
+  REQUIRE(views.size() == 4);
+  CHECK(views[0].sizes() == torch::IntArrayRef({3, 3, 24, 24}));
+  CHECK(views[3].sizes() == torch::IntArrayRef({3, 3, 12, 12}));
+  {
+    std::vector<torch::Tensor> alone;
+    std::vector<float*> outs;
+    for (int64_t s : crops.crop_sizes()) {
+      alone.push_back(torch::empty({3, s, s}));
+      outs.push_back(alone.back().data_ptr<float>());
+    }
+    data::render_file_views(crops, set.files->paths[1], 1, 4, outs);
+    for (size_t k = 0; k < alone.size(); ++k) CHECK(views[k][1].equal(alone[k]));
+  }
+
+  // A balanced prefix keeps each kept sample's file and label together.
+  const ImageSet two = take_balanced(set, 2);
+  REQUIRE(two.streamed());
+  CHECK(two.files->paths ==
+        std::vector<std::string>{set.files->paths[0], set.files->paths[2]});
+  CHECK(two.labels.equal(torch::tensor({0, 1}, torch::kInt64)));
+
+  // A truncated file: named in the error; with skip_corrupt, replaced by the next sample and
+  // counted once, however often it is drawn.
+  const std::string bad = dir.str("train/b/5.jpg");
+  const std::string bytes = test::file_bytes(dir.str("train/b/4.jpg"));
+  std::ofstream(bad, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  set = load_split(d, Split::kTrain);
+  REQUIRE(set.size() == 5);
+  try {
+    crops.make_views(set, {0, 4}, 0);
+    FAIL("a truncated file was not reported");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains(bad));
+  }
+  CHECK_THROWS_AS(image_rows(set, 4, 1), UserError);
+  d.skip_corrupt = true;
+  set = load_split(d, Split::kTrain);
+  const auto replaced = crops.make_views(set, {4, 0, 4}, 0);
+  CHECK(replaced[0][0].equal(replaced[0][1]));  // 5.jpg gave way to sample 0 (the next, wrapping)
+  CHECK(set.files->corrupt->count() == 1);
+  const auto gray = image_rows(set, 4, 1);
+  CHECK((gray == 128).all().item<bool>());
+  CHECK(set.files->corrupt->count() == 1);
+}
