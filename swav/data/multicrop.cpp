@@ -84,11 +84,11 @@ ViewPlan draw_plan(Rng& rng, int64_t H, int64_t W, const CropGroup& group,
 
 // ---- colour operations on a planar float image in [0, 1] (C planes of n pixels) ----
 
-void adjust_brightness(float* img, int64_t C, int64_t n, float f) {
+SWAV_PIXEL_LOOP void adjust_brightness(float* img, int64_t C, int64_t n, float f) {
   for (int64_t i = 0; i < C * n; ++i) img[i] = clamp01(img[i] * f);
 }
 
-void adjust_contrast(float* img, int64_t C, int64_t n, float f) {
+SWAV_PIXEL_LOOP void adjust_contrast(float* img, int64_t C, int64_t n, float f) {
   // Blend with the mean of the grayscale image (for one channel, the image itself).
   double sum = 0.0;
   if (C == 3) {
@@ -101,7 +101,7 @@ void adjust_contrast(float* img, int64_t C, int64_t n, float f) {
   for (int64_t i = 0; i < C * n; ++i) img[i] = clamp01(f * img[i] + offset);
 }
 
-void adjust_saturation(float* img, int64_t C, int64_t n, float f) {
+SWAV_PIXEL_LOOP void adjust_saturation(float* img, int64_t C, int64_t n, float f) {
   if (C != 3) return;
   float *r = img, *g = img + n, *b = img + 2 * n;
   for (int64_t i = 0; i < n; ++i) {
@@ -113,24 +113,24 @@ void adjust_saturation(float* img, int64_t C, int64_t n, float f) {
 }
 
 // RGB -> HSV, h += shift (mod 1), HSV -> RGB; the formulas of torchvision's _rgb2hsv / _hsv2rgb.
-void adjust_hue(float* img, int64_t C, int64_t n, float shift) {
+// Branch-free, so the loop vectorises: every pixel takes the same path and the sector's case
+// is chosen by selects. The arithmetic is that of the per-pixel switch it replaced, operation for
+// operation, so the values are the same.
+SWAV_PIXEL_LOOP void adjust_hue(float* img, int64_t C, int64_t n, float shift) {
   if (C != 3) return;
   float *r = img, *g = img + n, *b = img + 2 * n;
   for (int64_t i = 0; i < n; ++i) {
-    const float maxc = std::max({r[i], g[i], b[i]});
-    const float minc = std::min({r[i], g[i], b[i]});
-    if (maxc == minc) continue;  // gray: hue undefined, unchanged
-    const float cr = maxc - minc;
-    const float s = cr / maxc;
-    const float rc = (maxc - r[i]) / cr, gc = (maxc - g[i]) / cr, bc = (maxc - b[i]) / cr;
-    float h;
-    if (maxc == r[i]) {
-      h = bc - gc;
-    } else if (maxc == g[i]) {
-      h = 2.0f + rc - bc;
-    } else {
-      h = 4.0f + gc - rc;
-    }
+    const float R = r[i], G = g[i], B = b[i];
+    const float maxc = std::max(std::max(R, G), B);
+    const float minc = std::min(std::min(R, G), B);
+    const float range = maxc - minc;
+    const bool gray = range == 0.0f;  // hue undefined: the pixel stays as it is
+    const float cr = gray ? 1.0f : range;
+    const float s = range / (gray ? 1.0f : maxc);
+    const float rc = (maxc - R) / cr, gc = (maxc - G) / cr, bc = (maxc - B) / cr;
+    const float h_r = bc - gc, h_g = 2.0f + rc - bc, h_b = 4.0f + gc - rc;
+    float h = maxc == G ? h_g : h_b;
+    h = maxc == R ? h_r : h;
     h = h / 6.0f + 1.0f + shift;
     h -= std::floor(h);
     const float v = maxc;
@@ -140,42 +140,28 @@ void adjust_hue(float* img, int64_t C, int64_t n, float shift) {
     const float p = clamp01(v * (1.0f - s));
     const float q = clamp01(v * (1.0f - s * frac));
     const float t = clamp01(v * (1.0f - s * (1.0f - frac)));
-    switch (static_cast<int>(sector) % 6) {
-      case 0:
-        r[i] = v;
-        g[i] = t;
-        b[i] = p;
-        break;
-      case 1:
-        r[i] = q;
-        g[i] = v;
-        b[i] = p;
-        break;
-      case 2:
-        r[i] = p;
-        g[i] = v;
-        b[i] = t;
-        break;
-      case 3:
-        r[i] = p;
-        g[i] = q;
-        b[i] = v;
-        break;
-      case 4:
-        r[i] = t;
-        g[i] = p;
-        b[i] = v;
-        break;
-      default:
-        r[i] = v;
-        g[i] = p;
-        b[i] = q;
-        break;
-    }
+    const float k = sector == 6.0f ? 0.0f : sector;
+    // sector: 0 (v, t, p), 1 (q, v, p), 2 (p, v, t), 3 (p, q, v), 4 (t, p, v), 5 (v, p, q)
+    float nr = p, ng = p, nb = p;
+    nr = k == 0.0f ? v : nr;
+    nr = k == 5.0f ? v : nr;
+    nr = k == 1.0f ? q : nr;
+    nr = k == 4.0f ? t : nr;
+    ng = k == 1.0f ? v : ng;
+    ng = k == 2.0f ? v : ng;
+    ng = k == 0.0f ? t : ng;
+    ng = k == 3.0f ? q : ng;
+    nb = k == 3.0f ? v : nb;
+    nb = k == 4.0f ? v : nb;
+    nb = k == 2.0f ? t : nb;
+    nb = k == 5.0f ? q : nb;
+    r[i] = gray ? R : nr;
+    g[i] = gray ? G : ng;
+    b[i] = gray ? B : nb;
   }
 }
 
-void to_grayscale(float* img, int64_t C, int64_t n) {
+SWAV_PIXEL_LOOP void to_grayscale(float* img, int64_t C, int64_t n) {
   if (C != 3) return;
   float *r = img, *g = img + n, *b = img + 2 * n;
   for (int64_t i = 0; i < n; ++i) {
@@ -193,7 +179,8 @@ struct Scratch {
 
 // Separable Gaussian blur of each S x S plane, radius ceil(3 sigma), reflected borders. Both passes
 // run the tap loop outside the pixel loop so the inner loop is a contiguous multiply-add.
-void gaussian_blur(float* img, int64_t C, int64_t S, double sigma, Scratch& scratch) {
+SWAV_PIXEL_LOOP void gaussian_blur(float* img, int64_t C, int64_t S, double sigma,
+                                   Scratch& scratch) {
   const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * sigma)));
   const int64_t taps = 2 * radius + 1;
   scratch.kernel.resize(taps);

@@ -7,6 +7,17 @@
 #include <cstdint>
 #include <vector>
 
+// The per-pixel loops of the augmentation (resampling, colour jitter, grayscale, blur) are built
+// twice with GCC: an AVX2 clone and the baseline, the CPU choosing at load time. Only the vector
+// width differs (no FMA, and GCC's ISO mode contracts nothing), so both give the same values on
+// every machine. Their files are compiled with -fno-trapping-math (CMakeLists.txt), which lets the
+// selects of branch-free loops vectorise and changes no value.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SWAV_PIXEL_LOOP __attribute__((target_clones("avx2", "default")))
+#else
+#define SWAV_PIXEL_LOOP
+#endif
+
 namespace swav::data {
 
 /// Mirror index without repeating the edge (torch's "reflect" padding), for any offset: the border
