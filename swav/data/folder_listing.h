@@ -22,6 +22,12 @@ struct FolderListing {
 /// skipped.
 FolderListing list_image_folder(const std::string& folder);
 
+/// list_image_folder through a listing file in `cache_dir` (empty = default_cache_dir()), so a
+/// folder of a million images is walked once: the entry is keyed by the folder's absolute path and
+/// the name and modification time of each class folder (adding, removing or renaming an image
+/// changes its folder's time). A damaged entry is ignored and written again.
+FolderListing list_image_folder_cached(const std::string& folder, const std::string& cache_dir);
+
 /// Decodes every listed file (a few threads), resized to image_size x image_size when image_size >
 /// 0.
 ImageSet decode_listing(const FolderListing& listing, int64_t image_size);

@@ -9,11 +9,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
+#include <sstream>
 
 #include "swav/data/folder_listing.h"
 #include "swav/data/rng.h"
@@ -212,7 +215,106 @@ void write_cache(const fs::path& path, uint64_t key, const ImageSet& set) {
   }
 }
 
+// The listing file: a first line "swav-bench listing 1 <key> <classes> <files>", the class names
+// one per line, then "<label>\t<path relative to the folder>" per file, then "end".
+constexpr const char* kListingHeader = "swav-bench listing 1";
+
+uint64_t listing_key(const fs::path& folder) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  h = hash_field(h, std::string(kListingHeader));
+  h = hash_field(h, folder.string());
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.is_directory()) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    h = hash_field(h, d.filename().string());
+    h = hash_field(h, static_cast<int64_t>(fs::last_write_time(d, ec).time_since_epoch().count()));
+  }
+  return h;
+}
+
+std::optional<data::FolderListing> read_listing(const fs::path& path, const fs::path& folder,
+                                                uint64_t key) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  std::istringstream header(line);
+  std::string a, b;
+  int version = 0;
+  uint64_t stored = 0;
+  size_t classes = 0, files = 0;
+  if (!(header >> a >> b >> version >> std::hex >> stored >> std::dec >> classes >> files) ||
+      fmt::format("{} {} {}", a, b, version) != kListingHeader || stored != key)
+    return std::nullopt;
+  data::FolderListing listing;
+  listing.folder = folder;
+  for (size_t i = 0; i < classes; ++i) {
+    if (!std::getline(in, line) || line.empty()) return std::nullopt;
+    listing.class_names.push_back(line);
+  }
+  listing.files.reserve(files);
+  for (size_t i = 0; i < files; ++i) {
+    if (!std::getline(in, line)) return std::nullopt;
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos || tab == 0 || tab + 1 >= line.size()) return std::nullopt;
+    char* end = nullptr;
+    const long long label = std::strtoll(line.c_str(), &end, 10);
+    if (end != line.c_str() + tab || label < 0 || static_cast<size_t>(label) >= classes)
+      return std::nullopt;
+    listing.labels.push_back(label);
+    listing.files.push_back(folder / line.substr(tab + 1));
+  }
+  if (!std::getline(in, line) || line != "end" || listing.files.empty()) return std::nullopt;
+  return listing;
+}
+
+void write_listing(const fs::path& path, uint64_t key, const data::FolderListing& listing) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  std::random_device rd;
+  const fs::path tmp = path.string() + fmt::format(".tmp.{}.{:08x}", getpid(), rd());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << fmt::format("{} {:016x} {} {}\n", kListingHeader, key, listing.class_names.size(),
+                       listing.files.size());
+    for (const auto& name : listing.class_names) out << name << '\n';
+    for (size_t i = 0; i < listing.files.size(); ++i)
+      out << listing.labels[i] << '\t'
+          << listing.files[i].lexically_relative(listing.folder).string() << '\n';
+    out << "end\n";
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      return;  // a listing that cannot be cached is listed again next time
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) fs::remove(tmp, ec);
+}
+
 }  // namespace
+
+namespace data {
+
+FolderListing list_image_folder_cached(const std::string& folder, const std::string& cache_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    fail("image folder {} does not exist or is not a directory", folder);
+  const fs::path absolute = fs::absolute(folder).lexically_normal();
+  const uint64_t key = listing_key(absolute);
+  const fs::path dir = cache_dir.empty() ? fs::path(default_cache_dir()) : fs::path(cache_dir);
+  const fs::path path = dir / fmt::format("listing_{:016x}.txt", key);
+  if (auto cached = read_listing(path, absolute, key)) return std::move(*cached);
+  FolderListing listing = list_image_folder(folder);
+  write_listing(path, key, listing);
+  return listing;
+}
+
+}  // namespace data
 
 std::string default_cache_dir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -226,6 +328,19 @@ std::string default_cache_dir() {
 ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
                                   const std::string& cache_dir, bool* cache_hit) {
   const data::FolderListing listing = data::list_image_folder(folder);
+  // The line between the cache and streaming: a cache larger than half of this machine's memory
+  // could not be held (the set is decoded into memory, then written).
+  const double bytes = static_cast<double>(listing.files.size()) * static_cast<double>(image_size) *
+                       static_cast<double>(image_size) * 3.0;
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (image_size > 0 && memory > 0 && bytes > memory / 2) {
+    fail(
+        "image folder {}: decoding its {} images at {} x {} needs {:.1f} GB of memory and disk, "
+        "more than half of this machine's {:.1f} GB; set data.decode = \"stream\" to decode them "
+        "as they are used",
+        folder, listing.files.size(), image_size, image_size, bytes / 1e9, memory / 1e9);
+  }
   const uint64_t key = cache_key(listing, image_size);
   const fs::path dir = cache_dir.empty() ? fs::path(default_cache_dir()) : fs::path(cache_dir);
   const fs::path path = dir / fmt::format("image_folder_{:016x}.bin", key);

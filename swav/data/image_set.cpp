@@ -92,8 +92,9 @@ ImageSet take_balanced(const ImageSet& set, int64_t limit) {
   return out;
 }
 
-ImageSet stream_image_folder(const std::string& folder, int64_t side, bool skip_corrupt) {
-  data::FolderListing listing = data::list_image_folder(folder);
+namespace {
+
+ImageSet streamed_set(data::FolderListing listing, int64_t side, bool skip_corrupt) {
   auto files = std::make_shared<ImageFiles>();
   files->side = side;
   files->skip_corrupt = skip_corrupt;
@@ -107,6 +108,12 @@ ImageSet stream_image_folder(const std::string& folder, int64_t side, bool skip_
                                 listing.folder.string(), files->paths.size(), side, side);
   set.files = std::move(files);
   return set;
+}
+
+}  // namespace
+
+ImageSet stream_image_folder(const std::string& folder, int64_t side, bool skip_corrupt) {
+  return streamed_set(data::list_image_folder(folder), side, skip_corrupt);
 }
 
 ImageSet load_split(const DataOptions& options, Split split) {
@@ -130,7 +137,8 @@ ImageSet load_split(const DataOptions& options, Split split) {
   } else {
     const std::string& sub = split == Split::kTrain ? options.train_split : options.test_split;
     if (options.decode == "stream") {
-      set = stream_image_folder((root / sub).string(), options.image_size, options.skip_corrupt);
+      set = streamed_set(data::list_image_folder_cached((root / sub).string(), options.cache_dir),
+                         options.image_size, options.skip_corrupt);
     } else {
       set = read_image_folder_cached((root / sub).string(), options.image_size, options.cache_dir);
     }

@@ -311,13 +311,22 @@ TEST_CASE("a streamed image folder: its listing, evaluation rows, views and corr
   test::write_png(dir.str("train/b/3.png"), image(55, 90, 2.0f));
   test::write_jpeg(dir.str("train/b/4.jpg"), image(64, 64, 3.0f));
 
+  test::TempDir cache;
   DataOptions d;
   d.format = "image_folder";
   d.root = dir.str("");
   d.decode = "stream";
   d.image_size = 32;
+  d.cache_dir = cache.str("");
   ImageSet set = load_split(d, Split::kTrain);
   REQUIRE(set.streamed());
+  // The listing is cached (one file), and read back as it was listed; a damaged entry is ignored.
+  const auto entries = files_under(cache.path());
+  REQUIRE(entries.size() == 1);
+  CHECK(load_split(d, Split::kTrain).files->paths == set.files->paths);
+  fs::resize_file(entries[0], fs::file_size(entries[0]) / 2);
+  CHECK(load_split(d, Split::kTrain).files->paths == set.files->paths);
+  CHECK(load_split(d, Split::kTrain).labels.equal(set.labels));
   CHECK_FALSE(set.images.defined());
   CHECK(set.size() == 4);
   CHECK(set.channels() == 3);
@@ -353,6 +362,15 @@ TEST_CASE("a streamed image folder: its listing, evaluation rows, views and corr
     for (size_t k = 0; k < alone.size(); ++k) CHECK(views[k][1].equal(alone[k]));
   }
 
+  // A cache that could not be held in memory is refused up front, pointing to streaming.
+  try {
+    read_image_folder_cached(dir.str("train"), 100000, cache.str(""));
+    FAIL("a 120 GB cache was not refused");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains(dir.str("train")) &&
+                             Catch::Contains("data.decode = \"stream\""));
+  }
+
   // A balanced prefix keeps each kept sample's file and label together.
   const ImageSet two = take_balanced(set, 2);
   REQUIRE(two.streamed());
@@ -365,7 +383,7 @@ TEST_CASE("a streamed image folder: its listing, evaluation rows, views and corr
   const std::string bad = dir.str("train/b/5.jpg");
   const std::string bytes = test::file_bytes(dir.str("train/b/4.jpg"));
   std::ofstream(bad, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  set = load_split(d, Split::kTrain);
+  set = load_split(d, Split::kTrain);  // a new file in a class folder: listed again
   REQUIRE(set.size() == 5);
   try {
     crops.make_views(set, {0, 4}, 0);
