@@ -9,6 +9,8 @@
 #include "helpers.h"
 #include "swav/config/config.h"
 #include "swav/data/image_set.h"
+#include "swav/data/multicrop.h"
+#include "swav/data/stream_views.h"
 #include "swav/models/weights.h"
 #include "swav/run/export.h"
 #include "swav/util/error.h"
@@ -69,13 +71,22 @@ TEST_CASE("inputs that crashed the fuzz targets now give errors naming the file"
     CHECK_THAT(error_of([&] { read_idx_pair(input.string(), labels); }),
                Contains(input.string()));
   }
-  // A 40-byte JPEG whose header claims 65535 x 65535 pixels: refused before allocating 12 GB.
+  // A 40-byte JPEG whose header claims 65535 x 65535 pixels: refused before allocating 12 GB; a
+  // PNG header whose sides' product overflowed: refused. Both through the whole-image decoder and
+  // the streaming path's crops.
   const auto images = regressions("image");
   REQUIRE_FALSE(images.empty());
+  AugmentOptions o;
+  o.crops = {{8, 1, 0.5, 1.0}};
+  const MultiCrop crops(o, 1);
+  std::vector<float> view(3 * 8 * 8);
   for (const auto& input : images) {
     INFO(input.string());
     CHECK_THAT(error_of([&] { decode_image_file(input.string()); }),
                Contains(input.string()) && Contains("corrupt"));
+    CHECK_THAT(
+        error_of([&] { data::render_file_views(crops, input.string(), 0, 0, {view.data()}); }),
+        Contains(input.string()) && Contains("corrupt"));
   }
 }
 
