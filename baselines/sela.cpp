@@ -112,8 +112,8 @@ void SelaMethod::relabel(const ImageSet& train, torch::Device device, Collective
   const RowBlock mine = split_rows(train.size(), collective.rank(), collective.world_size());
   std::vector<std::vector<torch::Tensor>> probs(heads);
   for_each_batch(*network_, mine.rows, setup_.pass_batch_size, [&](int64_t begin, int64_t rows) {
-    auto x = normalize_images(image_rows(train, mine.begin + begin, rows),
-                              setup_.augment.mean, setup_.augment.std)
+    auto x = normalize_images(image_rows(train, mine.begin + begin, rows), setup_.augment.mean,
+                              setup_.augment.std)
                  .to(device);
     auto logits = network_->forward(x);
     for (int64_t h = 0; h < heads; ++h)

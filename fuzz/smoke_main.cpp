@@ -1,11 +1,11 @@
-// fuzz_smoke TARGET SECONDS [SEED]: the fuzz targets in the ordinary (GCC, uninstrumented) build, so
-// that `make test` exercises every one of them for a few seconds without clang.
+// fuzz_smoke TARGET SECONDS [SEED]: the fuzz targets in the ordinary (GCC, uninstrumented) build,
+// so that `make test` exercises every one of them for a few seconds without clang.
 //
-// It is not libFuzzer: there is no coverage feedback and no sanitizer, so it finds only what a crash,
-// an exception other than UserError or an abort reveals. It replays fuzz/regressions/TARGET and
-// fuzz/corpus/TARGET, then feeds the target mutants of the seeds (bit flips, bytes set to boundary
-// values, 32-bit fields set to boundary sizes, cuts, insertions, duplicated and spliced ranges) from
-// a fixed random seed until SECONDS have passed. Any input that escapes is written to
+// It is not libFuzzer: there is no coverage feedback and no sanitizer, so it finds only what a
+// crash, an exception other than UserError or an abort reveals. It replays fuzz/regressions/TARGET
+// and fuzz/corpus/TARGET, then feeds the target mutants of the seeds (bit flips, bytes set to
+// boundary values, 32-bit fields set to boundary sizes, cuts, insertions, duplicated and spliced
+// ranges) from a fixed random seed until SECONDS have passed. Any input that escapes is written to
 // fuzz_smoke_<TARGET>_crash (in the current folder) before the process dies, for
 // `build-sanitize/bin/fuzz_TARGET <file>` to replay under the sanitizers.
 #include <algorithm>
@@ -29,8 +29,7 @@
 #error "SWAV_FUZZ_DIR: the fuzz/ folder of the sources"
 #endif
 
-#define SWAV_DECLARE_TARGET(name) \
-  extern "C" int swav_fuzz_##name(const uint8_t* data, size_t size);
+#define SWAV_DECLARE_TARGET(name) extern "C" int swav_fuzz_##name(const uint8_t* data, size_t size);
 SWAV_DECLARE_TARGET(config)
 SWAV_DECLARE_TARGET(idx)
 SWAV_DECLARE_TARGET(cifar)
@@ -46,10 +45,12 @@ using Bytes = std::vector<uint8_t>;
 using Target = int (*)(const uint8_t*, size_t);
 
 const std::map<std::string, Target>& targets() {
-  static const std::map<std::string, Target> all = {
-      {"config", swav_fuzz_config}, {"idx", swav_fuzz_idx},
-      {"cifar", swav_fuzz_cifar},   {"image", swav_fuzz_image},
-      {"image_cache", swav_fuzz_image_cache}, {"checkpoint", swav_fuzz_checkpoint}};
+  static const std::map<std::string, Target> all = {{"config", swav_fuzz_config},
+                                                    {"idx", swav_fuzz_idx},
+                                                    {"cifar", swav_fuzz_cifar},
+                                                    {"image", swav_fuzz_image},
+                                                    {"image_cache", swav_fuzz_image_cache},
+                                                    {"checkpoint", swav_fuzz_checkpoint}};
   return all;
 }
 
@@ -111,7 +112,8 @@ Bytes mutate(const std::vector<Bytes>& seeds, std::mt19937_64& rng) {
         break;
       }
       case 2: {  // a 32-bit little-endian field set to a boundary size
-        static const uint32_t values[] = {0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xffff, 1u << 20};
+        static const uint32_t values[] = {0,          1,      0x7fffffff, 0x80000000,
+                                          0xffffffff, 0xffff, 1u << 20};
         if (b.size() >= 4) {
           const size_t at = pick(b.size() - 3);
           const uint32_t v = values[rng() % 7];
@@ -204,8 +206,9 @@ int main(int argc, char** argv) {
     if (run_one(target, input) != 0) return 1;
     ++runs;
   }
-  std::printf("fuzz_smoke %s: %zu regression input(s), %zu seed(s), %ld mutants in %.1f s, none "
-              "escaped\n",
-              g_name.c_str(), regressions.size(), seeds.size(), runs, elapsed());
+  std::printf(
+      "fuzz_smoke %s: %zu regression input(s), %zu seed(s), %ld mutants in %.1f s, none "
+      "escaped\n",
+      g_name.c_str(), regressions.size(), seeds.size(), runs, elapsed());
   return 0;
 }

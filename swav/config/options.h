@@ -72,8 +72,8 @@ struct ModelOptions {
   int64_t hidden_dim = 2048;      // projection head hidden size (0 = linear head)
   int64_t output_dim = 128;       // embedding size z
   std::vector<int64_t> prototypes = {3000};  // one entry per prototype head
-  std::string init;          // PyTorch checkpoint whose weights start the backbone ("" = random)
-  bool init_strict = true;   // a missing or mis-shaped backbone tensor in `init` is an error
+  std::string init;         // PyTorch checkpoint whose weights start the backbone ("" = random)
+  bool init_strict = true;  // a missing or mis-shaped backbone tensor in `init` is an error
 };
 
 /// SwAV's own knobs.

@@ -332,8 +332,8 @@ ImageSet read_image_folder_cached(const std::string& folder, int64_t image_size,
   // could not be held (the set is decoded into memory, then written).
   const double bytes = static_cast<double>(listing.files.size()) * static_cast<double>(image_size) *
                        static_cast<double>(image_size) * 3.0;
-  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
-                        static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const double memory =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   if (image_size > 0 && memory > 0 && bytes > memory / 2) {
     fail(
         "image folder {}: decoding its {} images at {} x {} needs {:.1f} GB of memory and disk, "

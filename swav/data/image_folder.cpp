@@ -68,17 +68,15 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
 
 /// Why a header's size cannot be believed, or "" when it can. The decoded image is allocated before
 /// decoding, so a corrupt header of a few bytes could otherwise ask for gigabytes (found by
-/// fuzz/fuzz_image.cpp: a 40-byte JPEG claiming 65535 x 65535). Neither format compresses a photo, or
-/// even a flat colour, by more than about 1:1000 in pixels per byte; and 2^28 pixels (268 MP) is far
-/// above any training image.
+/// fuzz/fuzz_image.cpp: a 40-byte JPEG claiming 65535 x 65535). Neither format compresses a photo,
+/// or even a flat colour, by more than about 1:1000 in pixels per byte; and 2^28 pixels (268 MP) is
+/// far above any training image.
 std::string implausible_size(int64_t width, int64_t height, size_t file_bytes) {
   // Each side first: a PNG header's 32-bit sides multiplied could overflow (found by fuzz_image).
   constexpr int64_t kMostPixels = int64_t{1} << 28;
-  if (width > kMostPixels || height > kMostPixels)
+  if (width > kMostPixels || height > kMostPixels || width * height > kMostPixels)
     return fmt::format("{} x {} pixels is more than this reader accepts (2^28)", width, height);
   const int64_t pixels = width * height;
-  if (pixels > kMostPixels)
-    return fmt::format("{} x {} pixels is more than this reader accepts (2^28)", width, height);
   const int64_t most = std::max<int64_t>(int64_t{1} << 20, 1024 * static_cast<int64_t>(file_bytes));
   if (pixels > most)
     return fmt::format("a header claiming {} x {} pixels in a file of {} bytes is corrupt", width,

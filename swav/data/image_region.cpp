@@ -33,6 +33,13 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);  // a warning: corrupt or truncated data
 }
 
+// Routes cinfo's errors and warnings to `err` (the caller then sets its jump point).
+void install_errors(jpeg_decompress_struct& cinfo, ErrorManager& err) {
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+}
+
 // A JPEG stream ends with the EOI marker (FF D9). A file cut short loses it; libjpeg notices only
 // when it reads that far, which a crop near the top never does, so the file is checked up front
 // (trailing bytes after EOI, which some cameras write, are allowed up to 4 KiB).
@@ -72,9 +79,7 @@ DecodedRegion decode_jpeg_region(const std::string& path, const std::vector<unsi
   std::string why;
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = on_error;
-  err.pub.emit_message = on_message;
+  install_errors(cinfo, err);
   // Nothing with a destructor may be created between here and the last libjpeg call: a jump back
   // would skip it.
   if (setjmp(err.jump) != 0) {
@@ -163,9 +168,7 @@ ImageInfo read_image_info(const std::string& path, const std::vector<unsigned ch
   if (!is_jpeg(bytes)) fail("{}: not a JPEG or PNG file (unrecognised signature)", path);
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = on_error;
-  err.pub.emit_message = on_message;
+  install_errors(cinfo, err);
   if (setjmp(err.jump) != 0) {
     jpeg_destroy_decompress(&cinfo);
     fail("{}: corrupt JPEG ({})", path, err.message);
@@ -199,8 +202,8 @@ DecodedRegion decode_region(const std::string& path, const std::vector<unsigned 
   if (is_jpeg(bytes)) return decode_jpeg_region(path, bytes, box, reduce);
   const torch::Tensor image = decode_image_bytes(path, bytes);  // PNG: whole, then cut
   const int64_t H = image.size(0), W = image.size(1);
-  if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 ||
-      box.top + box.height > H || box.left + box.width > W)
+  if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > H ||
+      box.left + box.width > W)
     fail("{}: crop {}x{}+{}+{} outside the {}x{} image", path, box.width, box.height, box.left,
          box.top, W, H);
   DecodedRegion out;

@@ -35,11 +35,11 @@ struct ImageFiles {
 /// One split of a dataset: decoded, every image the same size, channels last; or streamed, its
 /// files decoded as they are used (`files` set, `images` undefined).
 struct ImageSet {
-  torch::Tensor images;                  // uint8 [N, H, W, C], contiguous, C = 1 or 3
-  torch::Tensor labels;                  // int64 [N], values in [0, num_classes)
+  torch::Tensor images;  // uint8 [N, H, W, C], contiguous, C = 1 or 3
+  torch::Tensor labels;  // int64 [N], values in [0, num_classes)
   int64_t num_classes = 0;
   std::vector<std::string> class_names;  // num_classes entries
-  std::string description;               // e.g. "fashion_mnist:/usr/share/.../train (60000 x 28x28x1)"
+  std::string description;  // e.g. "fashion_mnist:/usr/share/.../train (60000 x 28x28x1)"
   std::shared_ptr<const ImageFiles> files;  // streamed sets only
 
   bool streamed() const { return files != nullptr; }
@@ -59,14 +59,15 @@ torch::Tensor image_rows(const ImageSet& set, int64_t begin, int64_t rows);
 
 enum class Split { kTrain, kTest };
 
-/// Loads one split as DataOptions describes, through the on-disk uint8 cache where the format is slow
-/// to decode (image folders). Formats:
+/// Loads one split as DataOptions describes, through the on-disk uint8 cache where the format is
+/// slow to decode (image folders). Formats:
 ///  - "fashion_mnist": {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `root` (1 channel);
 ///  - "cifar_binary": data_batch_{1..5}.bin / test_batch.bin in `root` (CIFAR-10 binary version);
-///  - "image_folder": root/<split>/<class>/*.{jpg,jpeg,png}, classes sorted by name, grayscale -> RGB;
+///  - "image_folder": root/<split>/<class>/*.{jpg,jpeg,png}, classes sorted by name, grayscale ->
+///  RGB;
 ///  - "synthetic": generated images of known classes, deterministic in the options.
-/// train_limit / test_limit keep a class-balanced prefix. A missing, truncated or malformed file throws
-/// UserError naming the file and the problem.
+/// train_limit / test_limit keep a class-balanced prefix. A missing, truncated or malformed file
+/// throws UserError naming the file and the problem.
 ImageSet load_split(const DataOptions& options, Split split);
 
 /// The decoders, usable directly (tests, tools). Each throws UserError naming the file.

@@ -69,8 +69,8 @@ void resample_region_to_planar(const uint8_t* image, int64_t width, int64_t heig
 }
 
 SWAV_PIXEL_LOOP void resample_with_taps(const uint8_t* image, int64_t width, int64_t channels,
-                                        int64_t top, int64_t left, int64_t box_h,
-                                        float value_scale, float* out, ResampleScratch& scratch) {
+                                        int64_t top, int64_t left, int64_t box_h, float value_scale,
+                                        float* out, ResampleScratch& scratch) {
   const int64_t out_h = scratch.rows.out_size, out_w = scratch.cols.out_size;
   const Taps& cols = scratch.cols;
   const Taps& rows = scratch.rows;

@@ -73,9 +73,8 @@ void render_file_views(const MultiCrop& crops, const std::string& path, int64_t 
     rest_s += since(clock);
   };
   if (mode == StreamDecode::kPerSample) {
-    const DecodedRegion region =
-        decode_region(path, bytes, union_of(boxes),
-                      std::min(max_reduction, largest_reduction(boxes, sizes)));
+    const DecodedRegion region = decode_region(
+        path, bytes, union_of(boxes), std::min(max_reduction, largest_reduction(boxes, sizes)));
     decode_s += since(clock);
     for (int64_t k = 0; k < K; ++k) render(region, k);
   } else {
@@ -126,10 +125,9 @@ void eval_view(const std::string& path, int64_t side, uint8_t* out, data::Resamp
   const data::PixelBox box{(info.height - edge) / 2, (info.width - edge) / 2, edge, edge};
   const auto region = data::decode_region(path, bytes, box, data::largest_reduction({box}, {side}));
   planar.resize(3 * side * side);
-  data::resample_region_to_planar(region.pixels.data(), region.width, region.height, 3,
-                                  region.top_of(box), region.left_of(box), region.height_of(box),
-                                  region.width_of(box), side, side, false, 1.0f, planar.data(),
-                                  scratch);
+  data::resample_region_to_planar(
+      region.pixels.data(), region.width, region.height, 3, region.top_of(box), region.left_of(box),
+      region.height_of(box), region.width_of(box), side, side, false, 1.0f, planar.data(), scratch);
   const int64_t n = side * side;
   for (int64_t p = 0; p < n; ++p)
     for (int64_t c = 0; c < 3; ++c)
@@ -174,8 +172,8 @@ torch::Tensor image_rows(const ImageSet& set, int64_t begin, int64_t rows) {
       }
     }
   };
-  const auto threads = static_cast<int64_t>(
-      std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 8));
+  const auto threads =
+      static_cast<int64_t>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 8));
   std::vector<std::thread> pool;
   for (int64_t t = 1; t < std::min(threads, rows); ++t) pool.emplace_back(work);
   work();

@@ -45,7 +45,7 @@ torch::Tensor batched_forward(
 /// batch, so no pass holds more than a batch of images).
 torch::Tensor batched_forward(
     torch::nn::Module& module, const ImageSet& set, int64_t batch_size,
-    const std::function<torch::Tensor(const torch::Tensor& images)>& forward,
-    int64_t begin = 0, int64_t rows = -1);
+    const std::function<torch::Tensor(const torch::Tensor& images)>& forward, int64_t begin = 0,
+    int64_t rows = -1);
 
 }  // namespace swav

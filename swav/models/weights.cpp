@@ -47,8 +47,10 @@ std::string shape_text(const torch::Tensor& t) {
 /// The backbone's tensors by our names, parameters then buffers.
 std::vector<std::pair<std::string, torch::Tensor>> own_tensors(BackboneImpl& backbone) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& p : backbone.named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
-  for (const auto& b : backbone.named_buffers(/*recurse=*/true)) out.emplace_back(b.key(), b.value());
+  for (const auto& p : backbone.named_parameters(/*recurse=*/true))
+    out.emplace_back(p.key(), p.value());
+  for (const auto& b : backbone.named_buffers(/*recurse=*/true))
+    out.emplace_back(b.key(), b.value());
   return out;
 }
 
@@ -72,7 +74,8 @@ std::string torchvision_name(const std::string& ours, const std::string& arch) {
     if (p[2] == "body") {
       static const std::map<std::string, std::string> kBody = {
           {"0", "conv1"}, {"1", "bn1"}, {"3", "conv2"}, {"4", "bn2"}, {"6", "conv3"}, {"7", "bn3"}};
-      if (auto it = kBody.find(p[3]); it != kBody.end()) return block + it->second + "." + joined(p, 4);
+      if (auto it = kBody.find(p[3]); it != kBody.end())
+        return block + it->second + "." + joined(p, 4);
     }
     if (p[2] == "shortcut") return block + "downsample." + joined(p, 3);
   }
@@ -133,10 +136,11 @@ std::map<std::string, torch::Tensor> load_state_dict(const std::string& path) {
   char magic[4] = {};
   in.read(magic, 4);
   if (in.gcount() != 4 || std::memcmp(magic, "PK\x03\x04", 4) != 0) {
-    fail("{}: not a PyTorch checkpoint: torch.save (since PyTorch 1.6) writes a zip archive, and "
-         "this file does not start like one (truncated, another format, or a legacy "
-         "_use_new_zipfile_serialization=False file: load and save it again with torch.save)",
-         path);
+    fail(
+        "{}: not a PyTorch checkpoint: torch.save (since PyTorch 1.6) writes a zip archive, and "
+        "this file does not start like one (truncated, another format, or a legacy "
+        "_use_new_zipfile_serialization=False file: load and save it again with torch.save)",
+        path);
   }
   check_zip_integrity(path, false);
   c10::IValue value;
@@ -178,8 +182,8 @@ std::map<std::string, torch::Tensor> load_state_dict(const std::string& path) {
 }
 
 WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& model,
-                                    const std::map<std::string, torch::Tensor>& state,
-                                    bool strict, const std::string& source) {
+                                    const std::map<std::string, torch::Tensor>& state, bool strict,
+                                    const std::string& source) {
   const auto targets = own_tensors(backbone);
   // The prefix under which the backbone's tensors sit in the file.
   auto holds_under = [&](const std::string& prefix) {
@@ -226,8 +230,8 @@ WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& 
       text = fmt::format(
           "none of the backbone's {} tensors ({} {}, e.g. {}) is in the file, which holds {} "
           "tensors such as {}: weights of another architecture?",
-          targets.size(), model.arch, model.stem, torchvision_name(targets.front().first, model.arch),
-          state.size(), state.begin()->first);
+          targets.size(), model.arch, model.stem,
+          torchvision_name(targets.front().first, model.arch), state.size(), state.begin()->first);
     } else {
       if (!report.missing.empty())
         text += fmt::format("missing ({}): {}", report.missing.size(), list_text(report.missing));
@@ -236,8 +240,8 @@ WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& 
                             report.mismatched.size(), list_text(report.mismatched));
       }
     }
-    fail("{}: does not fit the {} backbone: {} (model.init_strict = false loads what fits)",
-         source, model.arch, text);
+    fail("{}: does not fit the {} backbone: {} (model.init_strict = false loads what fits)", source,
+         model.arch, text);
   }
   torch::NoGradGuard no_grad;
   for (auto& [target, tensor] : copies) {
@@ -261,7 +265,8 @@ void collect_mismatches(torch::nn::Module& module, torch::serialize::InputArchiv
                                 c10::toString(ours.scalar_type()), shape_text(ours)));
     }
   };
-  for (const auto& p : module.named_parameters(/*recurse=*/false)) compare(p.key(), p.value(), false);
+  for (const auto& p : module.named_parameters(/*recurse=*/false))
+    compare(p.key(), p.value(), false);
   for (const auto& b : module.named_buffers(/*recurse=*/false)) compare(b.key(), b.value(), true);
   for (const auto& child : module.named_children()) {
     torch::serialize::InputArchive sub;

@@ -66,8 +66,8 @@ struct WeightsReport {
 /// message), and nothing is copied; tensors the backbone does not have (fc, projection heads,
 /// prototypes) are reported but never an error.
 WeightsReport load_backbone_weights(BackboneImpl& backbone, const ModelOptions& model,
-                                    const std::map<std::string, torch::Tensor>& state,
-                                    bool strict, const std::string& source);
+                                    const std::map<std::string, torch::Tensor>& state, bool strict,
+                                    const std::string& source);
 
 /// What keeps a checkpoint of LibTorch's own format (an archive Module::save wrote) from loading
 /// into `module`: "name: missing" for a parameter or buffer the archive lacks, "name: file [a, b]

@@ -65,7 +65,8 @@ TrainedNetwork load_trained_network(const std::string& run_or_checkpoint) {
     archive.read("model", model);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    fail("{}: cannot be read as a checkpoint ({})", out.checkpoint, what.substr(0, what.find('\n')));
+    fail("{}: cannot be read as a checkpoint ({})", out.checkpoint,
+         what.substr(0, what.find('\n')));
   }
   // Channels: those of the first convolution's weight [out, in, kh, kw] in the file.
   const int64_t size = nominal_dataset_size(out.options);
@@ -76,14 +77,14 @@ TrainedNetwork load_trained_network(const std::string& run_or_checkpoint) {
     if (p.value().is_same(first)) first_name = p.key();
   const auto weight = read_nested(model, first_name);
   if (!weight.defined() || weight.dim() != 4) {
-    fail("{}: has no {} (is it a checkpoint of the network config.toml describes?)",
-         out.checkpoint, first_name);
+    fail("{}: has no {} (is it a checkpoint of the network config.toml describes?)", out.checkpoint,
+         first_name);
   }
   const int64_t channels = weight.size(1);
   out.method = channels == 3 ? std::move(probe) : make_method(out.options, channels, size);
   if (const auto wrong = archive_mismatches(out.method->module(), model); !wrong.empty()) {
-    fail("{}: does not match the network of {} ({} tensor(s): {})", out.checkpoint,
-         config.string(), wrong.size(), first_few(wrong));
+    fail("{}: does not match the network of {} ({} tensor(s): {})", out.checkpoint, config.string(),
+         wrong.size(), first_few(wrong));
   }
   try {
     out.method->module().load(model);
@@ -127,9 +128,11 @@ std::string describe_model_init(const WeightsReport& report, const ModelOptions&
   std::string text =
       fmt::format("model.init: {} tensors of the backbone from {}", report.loaded, model.init);
   if (!report.missing.empty())
-    text += fmt::format("; not in the file (left as initialised): {}", fmt::join(report.missing, ", "));
+    text +=
+        fmt::format("; not in the file (left as initialised): {}", fmt::join(report.missing, ", "));
   if (!report.mismatched.empty())
-    text += fmt::format("; other shapes (left as initialised): {}", fmt::join(report.mismatched, ", "));
+    text +=
+        fmt::format("; other shapes (left as initialised): {}", fmt::join(report.mismatched, ", "));
   if (!report.unexpected.empty()) {
     text += fmt::format("; {} tensors of the file not used ({}{})", report.unexpected.size(),
                         report.unexpected.front(), report.unexpected.size() > 1 ? ", ..." : "");

@@ -18,9 +18,9 @@
 #include "swav/optim/schedule.h"
 #include "swav/train/collapse.h"
 #include "swav/util/error.h"
-#include "swav/util/zip_check.h"
 #include "swav/util/progress.h"
 #include "swav/util/text.h"
+#include "swav/util/zip_check.h"
 
 namespace swav {
 
@@ -30,7 +30,9 @@ int64_t local_cuda_index = -1;  // set_local_cuda_index; -1: one process, "cuda"
 
 }  // namespace
 
-void set_local_cuda_index(int64_t index) { local_cuda_index = index; }
+void set_local_cuda_index(int64_t index) {
+  local_cuda_index = index;
+}
 
 torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
@@ -272,7 +274,8 @@ bool Trainer::load_checkpoint(int64_t& epochs_done, LarcSgd& optimizer) {
         "it to start the run afresh",
         checkpoint_path_, saved_world, world, saved_world);
   }
-  if (torch::Tensor f; archive.try_read("meta/format", f) && f.item<int64_t>() != kCheckpointFormat) {
+  if (torch::Tensor f;
+      archive.try_read("meta/format", f) && f.item<int64_t>() != kCheckpointFormat) {
     fail(
         "checkpoint {}: written in checkpoint format {} by another version of the program; this "
         "version reads format {}. Resume it with the version that wrote it, or move it away to "

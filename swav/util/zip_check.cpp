@@ -81,7 +81,8 @@ void check_zip_integrity(const std::string& path, bool ours) {
   Bytes file(path, std::vector<unsigned char>((std::istreambuf_iterator<char>(in)),
                                               std::istreambuf_iterator<char>()));
   // The end-of-directory record: 22 bytes and a comment of up to 65535, at the end.
-  if (file.size() < 22) fail("{}: corrupt or truncated checkpoint: too short for a zip archive", path);
+  if (file.size() < 22)
+    fail("{}: corrupt or truncated checkpoint: too short for a zip archive", path);
   size_t end = file.size() - 22;
   const size_t lowest = file.size() > 22 + 65535 ? file.size() - 22 - 65535 : 0;
   while (file.u32(end, "the end record") != kEndOfDirectory) {
@@ -128,9 +129,10 @@ void check_zip_integrity(const std::string& path, bool ours) {
     const unsigned char* data = file.at(data_at, packed, "a record");
     const bool unchecked = (method != 0 && method != 8) || (crc == 0 && size > 0);
     if (unchecked && ours)
-      fail("{}: corrupt checkpoint: record '{}' is {} (this program's checkpoints store every "
-           "record plain or deflated, with its CRC-32)",
-           path, name, crc == 0 ? "without a CRC-32" : "in an unknown compression");
+      fail(
+          "{}: corrupt checkpoint: record '{}' is {} (this program's checkpoints store every "
+          "record plain or deflated, with its CRC-32)",
+          path, name, crc == 0 ? "without a CRC-32" : "in an unknown compression");
     if (unchecked) continue;
     uint32_t actual = 0;
     if (method == 0) {
@@ -141,9 +143,10 @@ void check_zip_integrity(const std::string& path, bool ours) {
       actual = inflated_crc(path, name, data, packed, size);
     }
     if (actual != crc)
-      fail("{}: corrupt checkpoint: record '{}' fails its CRC-32 check (the file was damaged "
-           "after it was written)",
-           path, name);
+      fail(
+          "{}: corrupt checkpoint: record '{}' fails its CRC-32 check (the file was damaged "
+          "after it was written)",
+          path, name);
   }
 }
 

@@ -182,9 +182,8 @@ TEST_CASE("an image cache that cannot be written leaves nothing behind and the r
   // folder is still decoded exactly, the half-written file is removed, and nothing is cached.
   bool hit = true;
   swav::ImageSet set;
-  swav::test::with_file_size_limit(64, [&] {
-    set = swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
-  });
+  swav::test::with_file_size_limit(
+      64, [&] { set = swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit); });
   CHECK_FALSE(hit);
   CHECK(torch::equal(set.images, expected.images));
   CHECK(torch::equal(set.labels, expected.labels));
@@ -197,9 +196,8 @@ TEST_CASE("an image cache that cannot be written leaves nothing behind and the r
   CHECK(torch::equal(cached.images, expected.images));
   // A full disk while an existing entry is rewritten (another image size) keeps the old entry.
   const auto before = std::distance(fs::directory_iterator(cache.path()), fs::directory_iterator());
-  swav::test::with_file_size_limit(64, [&] {
-    swav::read_image_folder_cached(f.root(), 5, cache.str(), &hit);
-  });
+  swav::test::with_file_size_limit(
+      64, [&] { swav::read_image_folder_cached(f.root(), 5, cache.str(), &hit); });
   CHECK(std::distance(fs::directory_iterator(cache.path()), fs::directory_iterator()) == before);
   swav::read_image_folder_cached(f.root(), 6, cache.str(), &hit);
   CHECK(hit);

@@ -99,8 +99,8 @@ TEST_CASE("views decoded from the file equal the cached path's views of the deco
   }
   // With reductions (the 203 x 157 image allows 1/2 for some views), the views stay close: the
   // reduced IDCT averages each block's pixels much as the antialiased filter would.
-  const double reduced = largest_view_difference(crops, dir.str("uneven.jpg"),
-                                                 data::StreamDecode::kPerView, 8);
+  const double reduced =
+      largest_view_difference(crops, dir.str("uneven.jpg"), data::StreamDecode::kPerView, 8);
   INFO("largest difference with reductions " << reduced);
   CHECK(reduced > 0.0);
   CHECK(reduced < 2.0);  // normalised units (std 0.225): under half the range
@@ -173,7 +173,8 @@ TEST_CASE("crops decoded from real photos match Pillow's crop and resize of the 
                                         region.height_of(box), region.width_of(box), S, S, false,
                                         1.0f, view.data_ptr<float>(), scratch);
         ours.push_back({view, reduce});
-        list.push_back({{"file", photos[i]}, {"box", {b.top, b.left, b.height, b.width}}, {"size", S}});
+        list.push_back(
+            {{"file", photos[i]}, {"box", {b.top, b.left, b.height, b.width}}, {"size", S}});
       }
     }
   }
@@ -246,11 +247,11 @@ TEST_CASE("crop geometry on the original size follows torchvision's RandomResize
   test::save_tensors(dir.str("inputs.pt"), c10::Dict<std::string, at::Tensor>());
   nlohmann::json sizes_json = nlohmann::json::array();
   for (const auto& [h, w] : image_sizes) sizes_json.push_back({h, w});
-  std::ofstream(dir.str("case.json")) << nlohmann::json{{"draws", draws},
-                                                        {"sizes", sizes_json},
-                                                        {"scale", {0.14, 1.0}},
-                                                        {"ratio", {3.0 / 4.0, 4.0 / 3.0}}}
-                                             .dump();
+  std::ofstream(dir.str("case.json")) << nlohmann::json{
+      {"draws", draws},
+      {"sizes", sizes_json},
+      {"scale", {0.14, 1.0}},
+      {"ratio", {3.0 / 4.0, 4.0 / 3.0}}}.dump();
   REQUIRE(test::run_python("crop_geometry_reference.py", dir.str("")));
   const auto reference = test::load_tensors(dir.str("outputs.pt"));
 
@@ -266,7 +267,8 @@ TEST_CASE("crop geometry on the original size follows torchvision's RandomResize
       const double v = std::min(a[i], b[j]);
       while (i < a.size() && a[i] <= v) ++i;
       while (j < b.size() && b[j] <= v) ++j;
-      d = std::max(d, std::abs(static_cast<double>(i) / a.size() - static_cast<double>(j) / b.size()));
+      d = std::max(d,
+                   std::abs(static_cast<double>(i) / a.size() - static_cast<double>(j) / b.size()));
     }
     return d;
   };
@@ -288,7 +290,7 @@ TEST_CASE("crop geometry on the original size follows torchvision's RandomResize
       aspect_theirs.push_back(std::log(tw / th));
     }
     INFO(H << " x " << W << ": KS distance of areas " << ks(area_ours, area_theirs)
-            << ", of log aspect ratios " << ks(aspect_ours, aspect_theirs));
+           << ", of log aspect ratios " << ks(aspect_ours, aspect_theirs));
     CHECK(ks(area_ours, area_theirs) < 0.02);
     CHECK(ks(aspect_ours, aspect_theirs) < 0.02);
   }
@@ -367,15 +369,14 @@ TEST_CASE("a streamed image folder: its listing, evaluation rows, views and corr
     read_image_folder_cached(dir.str("train"), 100000, cache.str(""));
     FAIL("a 120 GB cache was not refused");
   } catch (const UserError& e) {
-    CHECK_THAT(e.what(), Catch::Contains(dir.str("train")) &&
-                             Catch::Contains("data.decode = \"stream\""));
+    CHECK_THAT(e.what(),
+               Catch::Contains(dir.str("train")) && Catch::Contains("data.decode = \"stream\""));
   }
 
   // A balanced prefix keeps each kept sample's file and label together.
   const ImageSet two = take_balanced(set, 2);
   REQUIRE(two.streamed());
-  CHECK(two.files->paths ==
-        std::vector<std::string>{set.files->paths[0], set.files->paths[2]});
+  CHECK(two.files->paths == std::vector<std::string>{set.files->paths[0], set.files->paths[2]});
   CHECK(two.labels.equal(torch::tensor({0, 1}, torch::kInt64)));
 
   // A truncated file: named in the error; with skip_corrupt, replaced by the next sample and

@@ -68,8 +68,7 @@ TEST_CASE("inputs that crashed the fuzz targets now give errors naming the file"
   std::ofstream(labels, std::ios::binary) << std::string("\0\0\x08\x01\0\0\0\x02\0\x01", 10);
   for (const auto& input : idx) {
     INFO(input.string());
-    CHECK_THAT(error_of([&] { read_idx_pair(input.string(), labels); }),
-               Contains(input.string()));
+    CHECK_THAT(error_of([&] { read_idx_pair(input.string(), labels); }), Contains(input.string()));
   }
   // A 40-byte JPEG whose header claims 65535 x 65535 pixels: refused before allocating 12 GB; a
   // PNG header whose sides' product overflowed: refused. Both through the whole-image decoder and
@@ -104,8 +103,7 @@ TEST_CASE("a damaged checkpoint is refused by name before LibTorch parses it", "
   flipped[bytes.size() / 3] ^= 0x10;
   const std::string damaged = dir.str("damaged.pt");
   std::ofstream(damaged, std::ios::binary) << flipped;
-  CHECK_THAT(error_of([&] { load_state_dict(damaged); }),
-             Contains(damaged) && Contains("CRC-32"));
+  CHECK_THAT(error_of([&] { load_state_dict(damaged); }), Contains(damaged) && Contains("CRC-32"));
 
   // Cut short: no end-of-directory record.
   const std::string cut = dir.str("cut.pt");

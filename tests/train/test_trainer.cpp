@@ -131,7 +131,8 @@ TEST_CASE("a checkpoint from another version of the program is refused by name a
   }
   const std::string newer = test::file_bytes(checkpoint);
   error = error_of(options);
-  CHECK_THAT(error, Catch::Contains("checkpoint " + checkpoint + ": written in checkpoint format 99"));
+  CHECK_THAT(error,
+             Catch::Contains("checkpoint " + checkpoint + ": written in checkpoint format 99"));
   CHECK(test::file_bytes(checkpoint) == newer);
 
   // Moved away, the run starts afresh and ends as an uninterrupted one.
