@@ -14,9 +14,9 @@
 namespace swav::data {
 namespace {
 
-// libjpeg reports errors through a callback that must not return: it jumps back to decode_jpeg's
-// setjmp. Warnings (corrupt data, a premature end of the stream) are errors here too, as in the
-// whole-image decoder: a crop of gray filler would be silently wrong data.
+// libjpeg reports errors through a callback that must not return: it jumps back to the setjmp of
+// libjpeg_calls. Warnings (corrupt data, a premature end of the stream) are errors here too, as in
+// the whole-image decoder: a crop of gray filler would be silently wrong data.
 struct ErrorManager {
   jpeg_error_mgr pub;
   std::jmp_buf jump;
@@ -38,6 +38,16 @@ void install_errors(jpeg_decompress_struct& cinfo, ErrorManager& err) {
   cinfo.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error;
   err.pub.emit_message = on_message;
+}
+
+// Runs `calls` (libjpeg calls on plain data only) with `err` as their jump point: false when
+// libjpeg reported an error. The jump lands in this frame, which holds no C++ object, so nothing
+// with a destructor is skipped and no local of the callers is left indeterminate.
+template <class Calls>
+bool libjpeg_calls(ErrorManager& err, Calls&& calls) {
+  if (setjmp(err.jump) != 0) return false;
+  calls();
+  return true;
 }
 
 // A JPEG stream ends with the EOI marker (FF D9). A file cut short loses it; libjpeg notices only
@@ -74,35 +84,26 @@ void cmyk_to_rgb(const uint8_t* cmyk, int64_t n, bool inverted, uint8_t* rgb) {
 DecodedRegion decode_jpeg_region(const std::string& path, const std::vector<unsigned char>& bytes,
                                  const PixelBox& box, int reduce) {
   if (!has_end_marker(bytes)) fail("{}: corrupt JPEG (truncated: no end-of-image marker)", path);
-  DecodedRegion out;
-  std::vector<uint8_t> row;  // one CMYK row
-  std::string why;
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   install_errors(cinfo, err);
-  // Nothing with a destructor may be created between here and the last libjpeg call: a jump back
-  // would skip it.
-  if (setjmp(err.jump) != 0) {
-    jpeg_destroy_decompress(&cinfo);
-    fail("{}: corrupt JPEG ({})", path, err.message);
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-  jpeg_read_header(&cinfo, TRUE);
-  const int64_t W = cinfo.image_width, H = cinfo.image_height;
-  if (W < 1 || H < 1) {
-    why = "the image is empty";
-  } else {
-    why = implausible_size(W, H, bytes.size());
-  }
-  if (why.empty() && (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 ||
-                      box.top + box.height > H || box.left + box.width > W)) {
-    why = fmt::format("crop {}x{}+{}+{} outside the {}x{} image", box.width, box.height, box.left,
-                      box.top, W, H);
-  }
-  if (!why.empty()) {
+  auto corrupt = [&](const std::string& why) {
     jpeg_destroy_decompress(&cinfo);
     fail("{}: corrupt JPEG ({})", path, why);
+  };
+  const bool header = libjpeg_calls(err, [&] {
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+  });
+  if (!header) corrupt(err.message);
+  const int64_t W = cinfo.image_width, H = cinfo.image_height;
+  if (W < 1 || H < 1) corrupt("the image is empty");
+  if (const auto why = implausible_size(W, H, bytes.size()); !why.empty()) corrupt(why);
+  if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > H ||
+      box.left + box.width > W) {
+    corrupt(fmt::format("crop {}x{}+{}+{} outside the {}x{} image", box.width, box.height, box.left,
+                        box.top, W, H));
   }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   const bool inverted = cinfo.saw_Adobe_marker != 0;
@@ -110,21 +111,28 @@ DecodedRegion decode_jpeg_region(const std::string& path, const std::vector<unsi
   cinfo.scale_num = 1;
   cinfo.scale_denom = static_cast<unsigned>(reduce);
   cinfo.dct_method = JDCT_ISLOW;  // libjpeg's default, and Pillow's
-  jpeg_start_decompress(&cinfo);
-  const int64_t Ws = cinfo.output_width, Hs = cinfo.output_height;
   // A margin of one block of chroma around the box: libjpeg's smooth chroma upsampling reads the
   // neighbouring samples, which a decode cut at the box's edge lacks (it repeats the edge), so
   // with the margin every pixel of the box is the pixel of the whole decode.
   constexpr int64_t kMargin = 16;
-  const int64_t c0 = std::clamp<int64_t>(floor_scaled(box.left, Ws, W) - kMargin, 0, Ws - 1);
-  const int64_t c1 =
-      std::clamp<int64_t>(ceil_scaled(box.left + box.width, Ws, W) + kMargin, c0 + 1, Ws);
-  const int64_t r0 = std::clamp<int64_t>(floor_scaled(box.top, Hs, H) - kMargin, 0, Hs - 1);
-  const int64_t r1 =
-      std::clamp<int64_t>(ceil_scaled(box.top + box.height, Hs, H) + kMargin, r0 + 1, Hs);
-  JDIMENSION x = static_cast<JDIMENSION>(c0), width = static_cast<JDIMENSION>(c1 - c0);
-  if (c0 > 0 || c1 < Ws) jpeg_crop_scanline(&cinfo, &x, &width);  // widened to whole blocks
-  if (r0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(r0));
+  int64_t Ws = 0, Hs = 0, r0 = 0, r1 = 0;
+  JDIMENSION x = 0, width = 0;
+  const bool started = libjpeg_calls(err, [&] {
+    jpeg_start_decompress(&cinfo);
+    Ws = cinfo.output_width;
+    Hs = cinfo.output_height;
+    const int64_t c0 = std::clamp<int64_t>(floor_scaled(box.left, Ws, W) - kMargin, 0, Ws - 1);
+    const int64_t c1 =
+        std::clamp<int64_t>(ceil_scaled(box.left + box.width, Ws, W) + kMargin, c0 + 1, Ws);
+    r0 = std::clamp<int64_t>(floor_scaled(box.top, Hs, H) - kMargin, 0, Hs - 1);
+    r1 = std::clamp<int64_t>(ceil_scaled(box.top + box.height, Hs, H) + kMargin, r0 + 1, Hs);
+    x = static_cast<JDIMENSION>(c0);
+    width = static_cast<JDIMENSION>(c1 - c0);
+    if (c0 > 0 || c1 < Ws) jpeg_crop_scanline(&cinfo, &x, &width);  // widened to whole blocks
+    if (r0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(r0));
+  });
+  if (!started) corrupt(err.message);
+  DecodedRegion out;
   out.width = width;
   out.height = r1 - r0;
   out.col0 = x;
@@ -135,13 +143,19 @@ DecodedRegion decode_jpeg_region(const std::string& path, const std::vector<unsi
   out.original_height = H;
   out.reduce = reduce;
   out.pixels.resize(static_cast<size_t>(out.height * out.width * 3));
-  if (cmyk) row.resize(static_cast<size_t>(out.width * 4));
-  for (int64_t y = 0; y < out.height; ++y) {
-    uint8_t* dst = out.pixels.data() + y * out.width * 3;
-    JSAMPROW rows[1] = {cmyk ? row.data() : dst};
-    jpeg_read_scanlines(&cinfo, rows, 1);
-    if (cmyk) cmyk_to_rgb(row.data(), out.width, inverted, dst);
-  }
+  std::vector<uint8_t> cmyk_row(cmyk ? static_cast<size_t>(out.width * 4) : 0);
+  uint8_t* const pixels = out.pixels.data();
+  uint8_t* const row = cmyk_row.data();
+  const int64_t rows = out.height, columns = out.width;
+  const bool decoded = libjpeg_calls(err, [&] {
+    for (int64_t y = 0; y < rows; ++y) {
+      uint8_t* dst = pixels + y * columns * 3;
+      JSAMPROW scanline[1] = {cmyk ? row : dst};
+      jpeg_read_scanlines(&cinfo, scanline, 1);
+      if (cmyk) cmyk_to_rgb(row, columns, inverted, dst);
+    }
+  });
+  if (!decoded) corrupt(err.message);
   jpeg_destroy_decompress(&cinfo);  // the rows below the box are never decoded
   return out;
 }
@@ -169,13 +183,15 @@ ImageInfo read_image_info(const std::string& path, const std::vector<unsigned ch
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   install_errors(cinfo, err);
-  if (setjmp(err.jump) != 0) {
+  const bool header = libjpeg_calls(err, [&] {
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+  });
+  if (!header) {
     jpeg_destroy_decompress(&cinfo);
     fail("{}: corrupt JPEG ({})", path, err.message);
   }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-  jpeg_read_header(&cinfo, TRUE);
   info.width = cinfo.image_width;
   info.height = cinfo.image_height;
   jpeg_destroy_decompress(&cinfo);
