@@ -9,12 +9,17 @@ JOBS ?= $(shell nproc)
 setup:
 	@ci/setup.sh
 
-# The preset reads the LibTorch prefix from SWAV_TORCH_PREFIX.
-build: setup
-	@export SWAV_TORCH_PREFIX="$$(ci/setup.sh --torch-prefix | tail -n 1)"; \
+# The preset reads the LibTorch prefix from SWAV_TORCH_PREFIX. `make build` builds everything
+# (tests, benchmarks, the sanitized readers); `make run` only the programs a user runs.
+APPS = run_experiment make_tables export_weights
+configure_and_build = export SWAV_TORCH_PREFIX="$$(ci/setup.sh --torch-prefix | tail -n 1)"; \
 	  { [ -f build/build.ninja ] || cmake --preset default; } && cmake --build --preset default -j $(JOBS)
 
-run: build
+build: setup
+	@$(configure_and_build)
+
+run: setup
+	@$(configure_and_build) --target $(APPS)
 	build/bin/run_experiment experiments/quickstart.toml
 
 test: build
