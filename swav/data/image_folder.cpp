@@ -3,15 +3,13 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <fstream>
-#include <mutex>
-#include <thread>
 
 #include "swav/data/decode.h"
 #include "swav/data/folder_listing.h"
+#include "swav/data/parallel.h"
 #include "swav/data/resample.h"
 #include "swav/util/error.h"
 
@@ -29,11 +27,6 @@ bool has_image_extension(const fs::path& path) {
 
 bool is_hidden(const fs::path& path) {
   return path.filename().string().rfind('.', 0) == 0;
-}
-
-int decode_threads() {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp<unsigned>(hw, 1, 8));
 }
 
 // Antialiased bilinear resize of a uint8 [h, w, C] image to [side, side, C].
@@ -204,48 +197,26 @@ ImageSet decode_listing(const FolderListing& listing, int64_t image_size) {
   uint8_t* images = set.images.data_ptr<uint8_t>();
   const int64_t image_bytes = H * W * 3;
 
-  // Files are handed out in increasing order and a failure at index i only stops indices above i,
-  // so the error reported is that of the first bad file in listing order.
-  std::atomic<int64_t> next{0};
-  std::atomic<int64_t> stop_at{N};
-  std::mutex error_mutex;
-  int64_t error_index = N;
-  std::exception_ptr error;
-  auto work = [&] {
-    data::ResampleScratch scratch;
+  // Files are handed out in listing order, and the error reported is that of the first bad file.
+  struct Scratch {
+    data::ResampleScratch resample;
     std::vector<float> planar;
-    for (;;) {
-      const int64_t i = next.fetch_add(1);
-      if (i >= stop_at.load()) break;
-      const std::string path = listing.files[i].string();
-      try {
+  };
+  data::run_tasks(
+      N, data::default_threads(), 1, [] { return Scratch{}; },
+      [&](int64_t i, Scratch& scratch) {
+        const std::string path = listing.files[i].string();
         const torch::Tensor image = (i == 0 && first.defined()) ? first : decode_image_file(path);
         if (image_size > 0) {
-          resize_into(image, image_size, images + i * image_bytes, scratch, planar);
+          resize_into(image, image_size, images + i * image_bytes, scratch.resample,
+                      scratch.planar);
         } else if (image.size(0) != H || image.size(1) != W) {
           fail("{} is {}x{} but {} is {}x{}; set data.image_size to resize every image", path,
                image.size(1), image.size(0), listing.files[0].string(), W, H);
         } else {
           std::memcpy(images + i * image_bytes, image.data_ptr<uint8_t>(), image_bytes);
         }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (i < error_index) {
-          error_index = i;
-          error = std::current_exception();
-        }
-        int64_t current = stop_at.load();
-        while (i < current && !stop_at.compare_exchange_weak(current, i)) {
-        }
-      }
-    }
-  };
-  const int threads = static_cast<int>(std::min<int64_t>(decode_threads(), N));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+      });
 
   set.labels = torch::tensor(listing.labels, torch::kInt64);
   set.num_classes = static_cast<int64_t>(listing.class_names.size());

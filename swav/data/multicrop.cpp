@@ -1,12 +1,9 @@
 #include "swav/data/multicrop.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
-#include <mutex>
-#include <thread>
 
+#include "swav/data/parallel.h"
 #include "swav/data/resample.h"
 #include "swav/data/rng.h"
 #include "swav/data/stream_views.h"
@@ -412,37 +409,15 @@ std::vector<torch::Tensor> MultiCrop::make_views(const ImageSet& set,
 
   // Tasks are (sample, crop) pairs handed out in small chunks; each view writes only its own slice.
   const int64_t tasks = B * K;
-  constexpr int64_t kChunk = 8;
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    try {
-      Scratch scratch;
-      for (;;) {
-        const int64_t begin = next.fetch_add(kChunk);
-        if (begin >= tasks) break;
-        for (int64_t t = begin; t < std::min(begin + kChunk, tasks); ++t) {
-          const int64_t b = t / K, k = t % K;
-          const int64_t sample = indices[b];
-          const int64_t view_numel = C * sizes[k] * sizes[k];
-          render_view(options_, seed_, images + sample * H * W * C, H, W, C, sample, epoch, k,
-                      outs[k] + b * view_numel, scratch);
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      next.store(tasks);
-    }
-  };
-  const int64_t threads =
-      std::clamp<int64_t>(options_.workers, 1, std::max<int64_t>(1, tasks / kChunk));
-  std::vector<std::thread> pool;
-  for (int64_t i = 1; i < threads; ++i) pool.emplace_back(work);
-  work();  // the calling thread is one of the workers
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  data::run_tasks(
+      tasks, options_.workers, 8, [] { return Scratch{}; },
+      [&](int64_t t, Scratch& scratch) {
+        const int64_t b = t / K, k = t % K;
+        const int64_t sample = indices[b];
+        const int64_t view_numel = C * sizes[k] * sizes[k];
+        render_view(options_, seed_, images + sample * H * W * C, H, W, C, sample, epoch, k,
+                    outs[k] + b * view_numel, scratch);
+      });
   return views;
 }
 
@@ -462,40 +437,25 @@ std::vector<torch::Tensor> MultiCrop::make_stream_views(const ImageSet& set,
         torch::empty({B, 3, s, s}, torch::TensorOptions(torch::kFloat32).pinned_memory(pinned_)));
   }
   // One task per sample: its file is read and decoded once for all its views.
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    try {
-      std::vector<float*> outs(sizes.size());
-      for (int64_t b = next++; b < B; b = next++) {
+  data::run_tasks(
+      B, options_.workers, 1, [&] { return std::vector<float*>(sizes.size()); },
+      [&](int64_t b, std::vector<float*>& outs) {
         for (size_t k = 0; k < sizes.size(); ++k)
           outs[k] = views[k].data_ptr<float>() + b * 3 * sizes[k] * sizes[k];
-        // With data.skip_corrupt, a file that cannot be decoded gives way to the next sample's.
+        // With data.skip_corrupt, a file that cannot be decoded gives way to the next
+        // sample's.
         const int64_t tries = files.skip_corrupt ? std::min<int64_t>(N, 100) : 1;
         for (int64_t t = 0;; ++t) {
           const int64_t sample = (indices[b] + t) % N;
           try {
             data::render_file_views(*this, files.paths[sample], sample, epoch, outs);
-            break;
+            return;
           } catch (const UserError& e) {
             if (t + 1 >= tries) throw;
             files.corrupt->add(files.paths[sample], e.what());
           }
         }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      next.store(B);
-    }
-  };
-  const int64_t threads = std::clamp<int64_t>(options_.workers, 1, std::max<int64_t>(1, B));
-  std::vector<std::thread> pool;
-  for (int64_t i = 1; i < threads; ++i) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+      });
   return views;
 }
 

@@ -1,14 +1,12 @@
 #include "swav/data/stream_views.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <mutex>
-#include <thread>
 
 #include "swav/data/decode.h"
+#include "swav/data/parallel.h"
 #include "swav/data/resample.h"
 #include "swav/data/view_ops.h"
 #include "swav/util/error.h"
@@ -145,40 +143,23 @@ torch::Tensor image_rows(const ImageSet& set, int64_t begin, int64_t rows) {
   const int64_t side = files.side;
   auto out = torch::empty({rows, side, side, 3}, torch::kUInt8);
   uint8_t* dst = out.data_ptr<uint8_t>();
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    data::ResampleScratch scratch;
+  struct Scratch {
+    data::ResampleScratch resample;
     std::vector<float> planar;
-    for (int64_t i = next++; i < rows; i = next++) {
-      const std::string& path = files.paths[begin + i];
-      uint8_t* image = dst + i * side * side * 3;
-      try {
-        eval_view(path, side, image, scratch, planar);
-      } catch (const UserError& e) {
-        if (!files.skip_corrupt) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-          next = rows;
-          continue;
-        }
-        files.corrupt->add(path, e.what());
-        std::fill(image, image + side * side * 3, uint8_t{128});
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = rows;
-      }
-    }
   };
-  const auto threads =
-      static_cast<int64_t>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 8));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < std::min(threads, rows); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  data::run_tasks(
+      rows, data::default_threads(), 1, [] { return Scratch{}; },
+      [&](int64_t i, Scratch& scratch) {
+        const std::string& path = files.paths[begin + i];
+        uint8_t* image = dst + i * side * side * 3;
+        try {
+          eval_view(path, side, image, scratch.resample, scratch.planar);
+        } catch (const UserError& e) {
+          if (!files.skip_corrupt) throw;
+          files.corrupt->add(path, e.what());
+          std::fill(image, image + side * side * 3, uint8_t{128});
+        }
+      });
   return out;
 }
 
