@@ -33,13 +33,6 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);  // a warning: corrupt or truncated data
 }
 
-// Routes cinfo's errors and warnings to `err` (the caller then sets its jump point).
-void install_errors(jpeg_decompress_struct& cinfo, ErrorManager& err) {
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = on_error;
-  err.pub.emit_message = on_message;
-}
-
 // Runs `calls` (libjpeg calls on plain data only) with `err` as their jump point: false when
 // libjpeg reported an error. The jump lands in this frame, which holds no C++ object, so nothing
 // with a destructor is skipped and no local of the callers is left indeterminate.
@@ -48,6 +41,28 @@ bool libjpeg_calls(ErrorManager& err, Calls&& calls) {
   if (setjmp(err.jump) != 0) return false;
   calls();
   return true;
+}
+
+// Reads the header of the JPEG `bytes` into `cinfo`, its errors and warnings routed to `err`, and
+// checks the size it claims. On any problem `cinfo` is destroyed and a UserError names the file;
+// otherwise the caller destroys it.
+void read_jpeg_header(const std::string& path, const std::vector<unsigned char>& bytes,
+                      jpeg_decompress_struct& cinfo, ErrorManager& err) {
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+  const bool read = libjpeg_calls(err, [&] {
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+  });
+  std::string why = read ? "" : err.message;
+  if (why.empty() && (cinfo.image_width < 1 || cinfo.image_height < 1)) why = "an empty image";
+  if (why.empty()) why = implausible_size(cinfo.image_width, cinfo.image_height, bytes.size());
+  if (!why.empty()) {
+    jpeg_destroy_decompress(&cinfo);
+    fail("{}: corrupt JPEG ({})", path, why);
+  }
 }
 
 // A JPEG stream ends with the EOI marker (FF D9). A file cut short loses it; libjpeg notices only
@@ -86,20 +101,12 @@ DecodedRegion decode_jpeg_region(const std::string& path, const std::vector<unsi
   if (!has_end_marker(bytes)) fail("{}: corrupt JPEG (truncated: no end-of-image marker)", path);
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  install_errors(cinfo, err);
+  read_jpeg_header(path, bytes, cinfo, err);
   auto corrupt = [&](const std::string& why) {
     jpeg_destroy_decompress(&cinfo);
     fail("{}: corrupt JPEG ({})", path, why);
   };
-  const bool header = libjpeg_calls(err, [&] {
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-    jpeg_read_header(&cinfo, TRUE);
-  });
-  if (!header) corrupt(err.message);
   const int64_t W = cinfo.image_width, H = cinfo.image_height;
-  if (W < 1 || H < 1) corrupt("the image is empty");
-  if (const auto why = implausible_size(W, H, bytes.size()); !why.empty()) corrupt(why);
   if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > H ||
       box.left + box.width > W) {
     corrupt(fmt::format("crop {}x{}+{}+{} outside the {}x{} image", box.width, box.height, box.left,
@@ -182,22 +189,10 @@ ImageInfo read_image_info(const std::string& path, const std::vector<unsigned ch
   if (!is_jpeg(bytes)) fail("{}: not a JPEG or PNG file (unrecognised signature)", path);
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  install_errors(cinfo, err);
-  const bool header = libjpeg_calls(err, [&] {
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-    jpeg_read_header(&cinfo, TRUE);
-  });
-  if (!header) {
-    jpeg_destroy_decompress(&cinfo);
-    fail("{}: corrupt JPEG ({})", path, err.message);
-  }
+  read_jpeg_header(path, bytes, cinfo, err);
   info.width = cinfo.image_width;
   info.height = cinfo.image_height;
   jpeg_destroy_decompress(&cinfo);
-  if (info.width < 1 || info.height < 1) fail("{}: corrupt JPEG (an empty image)", path);
-  if (const auto why = implausible_size(info.width, info.height, bytes.size()); !why.empty())
-    fail("{}: corrupt JPEG ({})", path, why);
   return info;
 }
 
